@@ -1,0 +1,267 @@
+"""Functions that run on the workers: one per kind of task in the graph.
+
+They take small, picklable inputs (the validated config, block indices, earlier task results)
+and call the pure numerical code in :mod:`tasks`. Compiled cvxpy problems are cached per worker
+process (:data:`_PROBLEMS`) and never leave it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import RunConfig
+from tasks import scenarios as sc
+from tasks.entropy_pooling import ViewsInfeasible, effective_number_of_scenarios, solve_entropy_pooling
+from tasks.instruments import market_value, pnl_matrix
+from tasks.optimize import OptimizationResult, PortfolioProblem, frontier_targets
+from tasks.stress import stress_metrics
+from tasks.views import View, attained, original_rows, target_value
+
+__all__ = [
+    "ScenarioSet",
+    "ViewOutcome",
+    "chunk_statistics",
+    "moment_transform",
+    "chunk_scenarios",
+    "assemble_scenarios",
+    "load_scenarios",
+    "solve_views",
+    "prior_outcome",
+    "frontier_limits",
+    "frontier_point",
+    "target_portfolio",
+    "stress_table",
+]
+
+
+@dataclass
+class ScenarioSet:
+    """The scenario matrix of a run (a task result that stays on the workers).
+
+    Attributes
+    ----------
+    R : (S, N) P&L per unit exposure of the instruments.
+    X : (S, n_var) values of the view variables: drivers' simple returns, then instruments
+        whose name is not a driver name.
+    variables : (n_var,) names of X's columns.
+    instruments : (N,) instrument names.
+    drivers : (D,) driver names.
+    p : (S,) prior probabilities.
+    v : (N,) relative market values.
+    """
+
+    R: np.ndarray
+    X: np.ndarray
+    variables: list[str]
+    instruments: list[str]
+    drivers: list[str]
+    p: np.ndarray
+    v: np.ndarray
+
+
+@dataclass
+class ViewOutcome:
+    """Posterior of one view set (or the prior) with diagnostics."""
+
+    name: str
+    method: str
+    status: str
+    q: np.ndarray | None
+    relative_entropy: float = 0.0
+    effective_scenarios: float = 1.0
+    max_residual: float = 0.0
+    n_views: int = 0
+    seconds: float = 0.0
+    message: str = ""
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+# ---- scenarios ----------------------------------------------------------------------------------
+
+def _model(cfg: RunConfig) -> sc.LognormalModel:
+    d = cfg.scenarios.drivers
+    return sc.LognormalModel(np.array([x.mu for x in d]), np.array([x.sigma for x in d]),
+                             cfg.correlation_matrix(), cfg.horizon)
+
+
+def chunk_statistics(cfg: RunConfig, blocks: list[int]) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Sufficient statistics of the raw draws of a chunk's blocks."""
+    s = cfg.scenarios
+    return sc.chunk_statistics(cfg.seed, s.count, s.block_size, blocks, len(s.drivers))
+
+
+def moment_transform(cfg: RunConfig, *chunk_stats: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reduce per-block statistics (in block order) to the moment-matching affine map."""
+    model = _model(cfg)
+    stats = [s for chunk in chunk_stats for s in chunk]
+    return sc.moment_matching_transform(stats, model.log_mean, model.log_cov)
+
+
+def chunk_scenarios(cfg: RunConfig, blocks: list[int], transform: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Driver log-returns (n, D) and instrument P&L (n, N) of one chunk."""
+    s = cfg.scenarios
+    x = sc.log_returns_chunk(_model(cfg), cfg.seed, s.count, s.block_size, blocks, transform)
+    return x, pnl_matrix(cfg.instrument_objects(), cfg.driver_names, x, cfg.horizon)
+
+
+def _scenario_set(cfg: RunConfig, drivers: list[str], logret: np.ndarray, R: np.ndarray,
+                  p: np.ndarray) -> ScenarioSet:
+    names = cfg.instrument_names
+    extra = [j for j, n in enumerate(names) if n not in drivers]
+    X = np.concatenate([np.expm1(logret), R[:, extra]], axis=1)
+    v = np.array([market_value(i) for i in cfg.instrument_objects()])
+    return ScenarioSet(R, X, drivers + [names[j] for j in extra], names, drivers, p, v)
+
+
+def assemble_scenarios(cfg: RunConfig, *chunks: tuple[np.ndarray, np.ndarray]) -> ScenarioSet:
+    """Concatenate chunk results (in chunk order) into the run's scenario set."""
+    logret = np.concatenate([c[0] for c in chunks], axis=0)
+    R = np.concatenate([c[1] for c in chunks], axis=0)
+    return _scenario_set(cfg, cfg.driver_names, logret, R, np.full(R.shape[0], 1.0 / R.shape[0]))
+
+
+def load_scenarios(cfg: RunConfig) -> ScenarioSet:
+    """Scenario set from a user file (``scenarios.source``)."""
+    from pipeline.sources import read_source
+
+    x, p = read_source(cfg)
+    drivers = list(x.columns)
+    logret = x.to_numpy()
+    R = pnl_matrix(cfg.instrument_objects(), drivers, logret, cfg.horizon)
+    return _scenario_set(cfg, drivers, logret, R, p)
+
+
+# ---- views --------------------------------------------------------------------------------------
+
+def prior_outcome(scen: ScenarioSet) -> ViewOutcome:
+    """The prior as a 'view set' without views."""
+    return ViewOutcome("prior", "prior", "ok", scen.p)
+
+
+def solve_views(scen: ScenarioSet, name: str, method: str, views: list[View]) -> ViewOutcome:
+    """Entropy Pooling posterior of one view set; infeasible views give status 'infeasible'."""
+    t0 = time.perf_counter()
+    col = {c: i for i, c in enumerate(scen.variables)}
+    try:
+        rows = original_rows(scen.X, scen.variables, scen.p, views)
+        res = solve_entropy_pooling(scen.p, rows.A, rows.b, rows.G, rows.h, names=rows.names)
+    except ViewsInfeasible as exc:
+        return ViewOutcome(name, method, "infeasible", None, np.nan, np.nan, np.nan, len(views),
+                           time.perf_counter() - t0, str(exc))
+    q = res.posterior
+    checks = []
+    for v in views:
+        x = scen.X[:, col[v.on]]
+        tgt, got = target_value(x, scen.p, v), attained(x, q, v)
+        resid = got - tgt
+        viol = max(0.0, resid) if v.op == "<=" else max(0.0, -resid) if v.op == ">=" else abs(resid)
+        checks.append({"view_set": name, "view": v.label, "stat": v.stat, "on": v.on, "op": v.op,
+                       "target": tgt, "prior_value": attained(x, scen.p, v), "attained": got,
+                       "violation": viol})
+    max_violation = max((c["violation"] for c in checks), default=0.0)
+    return ViewOutcome(name, method, "ok", q, res.relative_entropy,
+                       effective_number_of_scenarios(q, scen.p),
+                       max(res.max_residual, max_violation), len(views), time.perf_counter() - t0,
+                       "" if res.converged else "solver did not reach its tolerance", checks)
+
+
+# ---- optimisation -------------------------------------------------------------------------------
+
+_PROBLEMS: "OrderedDict[str, PortfolioProblem]" = OrderedDict()
+_MAX_PROBLEMS = 16
+
+
+def _problem(key: str, cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, rm: str) -> PortfolioProblem:
+    """The compiled problem for (scenario set, probabilities, measure), built once per worker."""
+    prob = _PROBLEMS.get(key)
+    if prob is None:
+        opt = cfg.optimization
+        prob = PortfolioProblem(scen.R, view.q, v=scen.v, rm=rm, alpha=opt.alpha, demean=opt.demean,
+                                bounds=cfg.bounds_arrays(), solver=opt.solver)
+        _PROBLEMS[key] = prob
+        while len(_PROBLEMS) > _MAX_PROBLEMS:
+            _PROBLEMS.popitem(last=False)
+    else:
+        _PROBLEMS.move_to_end(key)
+    return prob
+
+
+def _row(scen: ScenarioSet, view: str, rm: str, kind: str, point: int, res: OptimizationResult) -> dict[str, Any]:
+    e = res.exposures
+    row = {"view_set": view, "risk_measure": rm, "kind": kind, "point": point,
+           "portfolio": f"{view}/{rm}/{kind}{point if kind == 'frontier' else ''}",
+           "target": res.target, "status": res.status, "expected_return": res.expected_return,
+           "risk": res.risk, "budget": float(scen.v @ e), "gross_exposure": float(np.abs(e).sum()),
+           "seconds": res.seconds, "message": res.message}
+    row.update({f"e_{n}": float(x) for n, x in zip(scen.instruments, e)})
+    return row
+
+
+def _failed(scen: ScenarioSet, status: str, message: str) -> OptimizationResult:
+    n = len(scen.instruments)
+    return OptimizationResult(np.full(n, np.nan), status, np.nan, np.nan, message=message)
+
+
+def frontier_limits(key: str, cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, rm: str) -> dict[str, Any]:
+    """Min-risk and max-return portfolios of one (probabilities, measure) pair."""
+    if not view.ok:
+        bad = _failed(scen, "view_infeasible", view.message)
+        return {"ok": False, "min": bad, "max": bad}
+    prob = _problem(key, cfg, scen, view, rm)
+    lo, hi = prob.min_risk(), prob.max_return()
+    return {"ok": lo.ok and hi.ok, "min": lo, "max": hi}
+
+
+def frontier_point(key: str, cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, rm: str,
+                   limits: dict[str, Any], k: int) -> dict[str, Any]:
+    """Frontier point k: min risk with a return floor evenly spaced between the limits."""
+    if not limits["ok"]:
+        bad = limits["min"] if not limits["min"].ok else limits["max"]
+        return _row(scen, view.name, rm, "frontier", k, _failed(scen, bad.status, bad.message))
+    points = cfg.optimization.points
+    if k == 0:
+        return _row(scen, view.name, rm, "frontier", k, limits["min"])
+    t = frontier_targets(limits["min"].expected_return, limits["max"].expected_return, points)[k]
+    res = _problem(key, cfg, scen, view, rm).min_risk(float(t))
+    return _row(scen, view.name, rm, "frontier", k, res)
+
+
+def target_portfolio(key: str, cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, rm: str,
+                     index: int) -> dict[str, Any]:
+    """Headline portfolio: min risk with expected return >= ``optimization.targets[index]``."""
+    target = cfg.optimization.targets[index]
+    if not view.ok:
+        res = _failed(scen, "view_infeasible", view.message)
+        res.target = target
+    else:
+        res = _problem(key, cfg, scen, view, rm).min_risk(target)
+    return _row(scen, view.name, rm, "target", index, res)
+
+
+# ---- stress -------------------------------------------------------------------------------------
+
+def stress_table(cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, portfolios: pd.DataFrame) -> pd.DataFrame:
+    """Every portfolio's P&L statistics under one probability vector."""
+    cols = [f"e_{n}" for n in scen.instruments]
+    ident = portfolios[["portfolio", "view_set", "risk_measure", "kind", "point"]].rename(
+        columns={"view_set": "portfolio_view_set"})
+    if not view.ok:
+        metrics = stress_metrics(scen.R, np.full((len(portfolios), len(cols)), np.nan), scen.p,
+                                 cfg.optimization.alpha)
+    else:
+        metrics = stress_metrics(scen.R, portfolios[cols].to_numpy(dtype=float), view.q,
+                                 cfg.optimization.alpha)
+    out = pd.concat([ident.reset_index(drop=True), metrics], axis=1)
+    out.insert(1, "eval_view_set", view.name)
+    out["eval_status"] = view.status
+    return out

@@ -1,0 +1,162 @@
+"""Run folder: atomic Parquet/JSON writes, per-piece parts for resume, and reading a run back.
+
+Layout of a run folder::
+
+    RUN/
+      manifest.json            config, seed, versions, timings, row counts (written last)
+      instruments.parquet  views.parquet  view_checks.parquet  probabilities.parquet
+      frontier.parquet  stress.parquet  [scenarios.parquet]
+      .parts/<table>/<key>.parquet   one file per finished task result (resume)
+
+Every file is written to a temporary name in the same folder, flushed, fsync'ed and renamed
+(``os.replace`` is atomic on POSIX), so a reader never sees a half-written file and a crash
+leaves at most a stray ``.tmp-*`` file, which is ignored and cleaned on the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = ["RunStore", "read_run", "package_versions", "atomic_write_bytes", "TABLES"]
+
+TABLES = ("instruments", "views", "view_checks", "probabilities", "frontier", "stress", "scenarios")
+_META_PREFIX = b"stressfrontier."
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the numerical stack, for the manifest and Parquet metadata."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for pkg in ("stressfrontier", "numpy", "scipy", "pandas", "pyarrow", "cvxpy", "clarabel",
+                "highspy", "dask", "distributed", "pydantic"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder + fsync + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex}"
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def _to_table(df: pd.DataFrame, metadata: dict[str, Any] | None) -> pa.Table:
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if metadata:
+        meta = dict(table.schema.metadata or {})
+        for k, v in metadata.items():
+            meta[_META_PREFIX + k.encode()] = json.dumps(v, sort_keys=True, default=str).encode()
+        table = table.replace_schema_metadata(meta)
+    return table
+
+
+def atomic_write_parquet(path: Path, df: pd.DataFrame, metadata: dict[str, Any] | None = None) -> None:
+    """Write a DataFrame as Parquet atomically, with JSON key-value metadata ``stressfrontier.*``."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(_to_table(df, metadata), sink, compression="zstd")
+    atomic_write_bytes(path, sink.getvalue().to_pybytes())
+
+
+class RunStore:
+    """The output folder of one run."""
+
+    def __init__(self, root: Path, metadata: dict[str, Any] | None = None) -> None:
+        self.root = Path(root)
+        self.metadata = metadata or {}
+
+    def prepare(self, resume: bool) -> None:
+        """Create the folder; without ``resume`` drop earlier parts; always drop stray temp files."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        parts = self.root / ".parts"
+        for tmp in self.root.rglob(".tmp-*"):
+            tmp.unlink(missing_ok=True)
+        if not resume and parts.exists():
+            for f in sorted(parts.rglob("*"), reverse=True):
+                f.unlink() if f.is_file() else f.rmdir()
+
+    # -- parts -------------------------------------------------------------------------------
+    def part_path(self, table: str, key: str) -> Path:
+        return self.root / ".parts" / table / f"{key}.parquet"
+
+    def has_part(self, table: str, key: str) -> bool:
+        return self.part_path(table, key).is_file()
+
+    def write_part(self, table: str, key: str, df: pd.DataFrame) -> None:
+        atomic_write_parquet(self.part_path(table, key), df)
+
+    def read_part(self, table: str, key: str) -> pd.DataFrame:
+        return pq.read_table(self.part_path(table, key)).to_pandas()
+
+    def iter_parts(self, table: str) -> Iterator[tuple[str, pd.DataFrame]]:
+        folder = self.root / ".parts" / table
+        if folder.is_dir():
+            for f in sorted(folder.glob("*.parquet")):
+                yield f.stem, pq.read_table(f).to_pandas()
+
+    # -- final tables ------------------------------------------------------------------------
+    def write_table(self, table: str, df: pd.DataFrame) -> Path:
+        path = self.root / f"{table}.parquet"
+        atomic_write_parquet(path, df, {**self.metadata, "table": table})
+        return path
+
+    def write_manifest(self, manifest: dict[str, Any]) -> Path:
+        path = self.root / "manifest.json"
+        atomic_write_bytes(path, json.dumps(manifest, indent=2, sort_keys=True, default=str).encode())
+        return path
+
+
+def read_run(path: str | Path) -> dict[str, Any]:
+    """Read every table of a run folder.
+
+    Returns
+    -------
+    dict mapping table name (``frontier``, ``views``, ...) to a pandas DataFrame, plus
+    ``"manifest"`` mapping to the manifest dict.
+    """
+    root = Path(path)
+    if not (root / "manifest.json").is_file():
+        raise FileNotFoundError(f"{root} is not a finished run folder (no manifest.json)")
+    out: dict[str, Any] = {"manifest": json.loads((root / "manifest.json").read_text())}
+    for f in sorted(root.glob("*.parquet")):
+        out[f.stem] = pq.read_table(f).to_pandas()
+    return out
+
+
+def parquet_metadata(path: str | Path) -> dict[str, Any]:
+    """The ``stressfrontier.*`` key-value metadata of a Parquet file, JSON-decoded."""
+    meta = pq.read_schema(path).metadata or {}
+    return {k[len(_META_PREFIX):].decode(): json.loads(v) for k, v in meta.items()
+            if k.startswith(_META_PREFIX)}
