@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -25,6 +26,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "config_hash",
+    "safe_load",
 ]
 
 SUPPORTED_RM = ("CVaR", "MV")
@@ -248,6 +250,25 @@ def _correlation_matrix(rows: list[list[float]] | None, d: int) -> np.ndarray:
 
 # ---- loading & validation ---------------------------------------------------------------------
 
+class _SafeLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` with YAML 1.2 booleans: only true/false, so the view key ``on`` stays a
+    string (YAML 1.1 would read ``on``/``off``/``yes``/``no`` as booleans)."""
+
+
+_SafeLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_SafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"))
+
+
+def safe_load(text: str) -> Any:
+    """Parse YAML safely (no object construction) with YAML 1.2 booleans."""
+    return yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def _loc_to_path(loc: tuple[Any, ...]) -> str:
     parts: list[str] = []
     for item in loc:
@@ -286,7 +307,7 @@ def load_config(path: str | Path) -> RunConfig:
     except OSError as exc:
         raise ConfigError("", f"cannot read config file {path}: {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError("", f"invalid YAML in {path}: {exc}") from None
     return parse_config(data, base_dir=path.resolve().parent)

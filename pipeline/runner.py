@@ -10,7 +10,7 @@ from typing import Any, Callable
 import yaml
 
 from pipeline.cluster import connect, scheduler_address
-from pipeline.config import ConfigError, RunConfig, config_hash, load_config, parse_config
+from pipeline.config import ConfigError, RunConfig, config_hash, load_config, parse_config, safe_load
 from pipeline.graph import execute
 from pipeline.store import RunStore, package_versions
 
@@ -36,7 +36,7 @@ def resolve_config(config: RunConfig | dict[str, Any] | str | Path,
         if not overrides:
             return load_config(path)
         try:
-            data = yaml.safe_load(path.read_text())
+            data = safe_load(path.read_text())
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError("", f"cannot read config {path}: {exc}") from None
         base = str(path.resolve().parent)

@@ -202,7 +202,9 @@ class PortfolioProblem:
     def _solve(self, prob: cp.Problem, target: float) -> OptimizationResult:
         t0 = time.perf_counter()
         try:
-            prob.solve(solver=self.solver)
+            # warm_start=False: a warm-started re-solve differs from a cold one in the last bits,
+            # which would make results depend on which worker solved which point first.
+            prob.solve(solver=self.solver, warm_start=False)
         except cp.error.SolverError as exc:
             return self._result(prob, target, t0, message=f"solver error: {exc}")
         return self._result(prob, target, t0)

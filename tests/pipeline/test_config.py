@@ -1,0 +1,106 @@
+import copy
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+from pipeline.config import ConfigError, load_config, parse_config
+from tests.conftest import ROOT
+
+
+def test_shipped_configs_validate():
+    for path in sorted((ROOT / "configs").glob("*.yaml")):
+        cfg = load_config(path)
+        assert cfg.instruments
+    case = load_config(ROOT / "configs" / "derivatives_case.yaml")
+    corr = case.correlation_matrix()
+    assert corr.shape == (10, 10) and np.allclose(corr, corr.T)
+    assert corr[0, 1] == 0.6 and corr[4, 9] == 0.8 and corr[8, 9] == 0.5
+    lo, hi = case.bounds_arrays()
+    assert lo[0] == 0.0 and hi[0] == 0.25 and lo[-1] == -0.5 and hi[-1] == 0.5
+
+
+def _bad(case_dict, mutate):
+    d = copy.deepcopy(case_dict)
+    mutate(d)
+    with pytest.raises(ConfigError) as info:
+        parse_config(d)
+    return info.value
+
+
+def test_unknown_key(case_dict):
+    err = _bad(case_dict, lambda d: d["optimization"].update(pointz=3))
+    assert err.path == "optimization.pointz" and "unknown key" in err.reason
+
+
+def test_unknown_key_in_instrument(case_dict):
+    err = _bad(case_dict, lambda d: d["instruments"][11].update(strik=1.0))
+    assert err.path == "instruments[11].strik"
+
+
+def test_view_on_missing_instrument(case_dict):
+    err = _bad(case_dict, lambda d: d["views"][0]["views"][1].update(on="Put_85"))
+    assert err.path == "views[0].views[1].on" and "Put_85" in err.reason
+
+
+def test_instrument_on_unknown_driver(case_dict):
+    err = _bad(case_dict, lambda d: d["instruments"][12].update(driver="US_Equity"))
+    assert err.path == "instruments[12].driver"
+
+
+def test_correlation_not_psd(case_dict):
+    def mutate(d):
+        d["scenarios"]["correlation"][0][0] = -0.9  # Gov-IG
+        d["scenarios"]["correlation"][0][1] = 0.9   # Gov-HY while IG-HY = 0.5
+        d["scenarios"]["correlation"][1][0] = 0.9
+    err = _bad(case_dict, mutate)
+    assert err.path == "scenarios.correlation" and "positive semi-definite" in err.reason
+
+
+def test_correlation_wrong_shape(case_dict):
+    err = _bad(case_dict, lambda d: d["scenarios"]["correlation"].pop())
+    assert err.path == "scenarios.correlation"
+
+
+def test_bounds_make_budget_infeasible(case_dict):
+    err = _bad(case_dict, lambda d: d["optimization"]["bounds"].update(cash=[0.0, 0.05]))
+    assert err.path == "optimization.bounds" and "budget" in err.reason
+
+
+def test_bounds_unknown_instrument_and_inverted(case_dict):
+    assert _bad(case_dict, lambda d: d["optimization"]["bounds"].update(Foo=[0, 1])).path == "optimization.bounds.Foo"
+    assert "exceeds" in _bad(case_dict, lambda d: d["optimization"]["bounds"].update(Put_90=[1, 0])).reason
+
+
+def test_wrong_types_and_ranges(case_dict):
+    assert _bad(case_dict, lambda d: d["optimization"].update(alpha=1.5)).path == "optimization.alpha"
+    assert _bad(case_dict, lambda d: d["optimization"].update(points=1)).path == "optimization.points"
+    assert _bad(case_dict, lambda d: d["scenarios"]["drivers"][3].update(sigma=-0.1)).path == "scenarios.drivers[3].sigma"
+    assert _bad(case_dict, lambda d: d["optimization"].update(risk_measures=["CVAR"])).path == "optimization.risk_measures"
+    assert _bad(case_dict, lambda d: d["instruments"][10].update(maturity=0.5)).path == "instruments[10].maturity"
+    assert _bad(case_dict, lambda d: d["views"][0]["views"][0].update(op="==")).path == "views[0].views[0].op"
+
+
+def test_cli_bad_config_exits_2_and_creates_nothing(case_dict, tmp_path):
+    d = copy.deepcopy(case_dict)
+    d["scenarios"]["correlation"][0][0] = 1.5
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump(d))
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "run", str(cfg), "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "scenarios.correlation" in proc.stderr
+    assert not out.exists()
+
+
+def test_cli_validate(tmp_path):
+    ok = subprocess.run([sys.executable, "-m", "pipeline", "validate", str(ROOT / "configs" / "laptop.yaml")],
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and "ok" in ok.stdout
+    bad = tmp_path / "x.yaml"
+    bad.write_text("name: x\ninstruments: []\n")
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "validate", str(bad)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "instruments" in proc.stderr

@@ -1,0 +1,99 @@
+"""End-to-end runs on a real multi-process LocalCluster."""
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pipeline
+from pipeline.store import parquet_metadata
+
+pytestmark = pytest.mark.cluster
+
+TIMING_COLUMNS = {"seconds"}
+
+
+@pytest.fixture(scope="module")
+def two_worker_run(tmp_path_factory, case_dict):
+    d = copy.deepcopy(case_dict)
+    d["name"] = "e2e"
+    d["scenarios"].update(count=2000, chunks=3, block_size=250)
+    d["optimization"]["points"] = 6
+    out = tmp_path_factory.mktemp("e2e") / "run"
+    path = pipeline.run(d, out=out, workers=2, log=lambda m: None)
+    return d, path, pipeline.read_run(path)
+
+
+def test_every_table_is_written_and_readable(two_worker_run):
+    _, path, run = two_worker_run
+    for table in ("instruments", "views", "view_checks", "probabilities", "frontier", "stress"):
+        df = pd.read_parquet(path / f"{table}.parquet")
+        assert len(df) > 0, table
+        meta = parquet_metadata(path / f"{table}.parquet")
+        assert meta["config"]["name"] == "e2e" and "numpy" in meta["versions"]
+    m = run["manifest"]
+    assert m["workers"] == 2 and m["rows"]["frontier"] == len(run["frontier"])
+    assert not list(path.glob(".tmp-*"))
+
+
+def test_case_premia_in_outputs(two_worker_run):
+    inst = two_worker_run[2]["instruments"].set_index("name")
+    assert inst.loc["Put_ATMF", "v"] == pytest.approx(0.059785, abs=1e-6)
+    assert inst.loc["Put_ATMF", "v"] == pytest.approx(inst.loc["Call_ATMF", "v"], abs=1e-15)
+    assert inst.loc["DM_Equity", "v"] == 1.0
+
+
+def test_stress_view_attained(two_worker_run):
+    run = two_worker_run[2]
+    views = run["views"].set_index("view_set")
+    assert views.loc["dm_equity_turbulence", "status"] == "ok"
+    assert 0 < views.loc["dm_equity_turbulence", "effective_scenarios"] < 1
+    checks = run["view_checks"].set_index("stat")
+    assert checks.loc["vol", "attained"] == pytest.approx(0.20, abs=1e-8)
+    assert checks.loc["skew", "attained"] == pytest.approx(-0.1, abs=1e-8)
+    assert checks.loc["kurt", "attained"] == pytest.approx(2.75, abs=1e-8)
+    assert checks.loc["mean", "attained"] == pytest.approx(checks.loc["mean", "prior_value"], abs=1e-10)
+    probs = run["probabilities"]
+    for _, g in probs.groupby("view_set"):
+        assert g["probability"].sum() == pytest.approx(1.0, abs=1e-12) and (g["probability"] >= 0).all()
+
+
+def test_frontiers_budget_and_monotone(two_worker_run):
+    d, _, run = two_worker_run
+    fr = run["frontier"]
+    fr = fr[fr["kind"] == "frontier"]
+    assert (fr["status"] == "optimal").all()
+    assert np.allclose(fr["budget"], 1.0, atol=1e-8)
+    for _, g in fr.groupby(["view_set", "risk_measure"]):
+        assert len(g) == d["optimization"]["points"]
+        assert (np.diff(g["expected_return"]) > 0).all()
+        assert (np.diff(g["risk"]) >= -1e-9).all()
+
+
+def test_headline_portfolios_and_stress(two_worker_run):
+    run = two_worker_run[2]
+    fr = run["frontier"]
+    heads = fr[fr["kind"] == "target"]
+    assert set(heads["view_set"]) == {"prior", "dm_equity_turbulence"}
+    assert set(heads["risk_measure"]) == {"CVaR", "MV"}
+    ok = heads[heads["status"] == "optimal"]
+    assert (ok["expected_return"] >= 0.05 - 1e-8).all()
+    st = run["stress"]
+    n_ok = (fr["status"] == "optimal").sum()
+    assert len(st) == 2 * n_ok  # every portfolio under the prior and under the view
+    prior_rows = st[(st["eval_view_set"] == "prior") & (st["portfolio_view_set"] == "prior")]
+    merged = prior_rows.merge(fr, on="portfolio")
+    assert np.allclose(merged["expected_return_x"], merged["expected_return_y"], atol=1e-12)
+
+
+def test_same_numbers_with_one_worker_and_other_chunks(two_worker_run, tmp_path):
+    d, _, run = two_worker_run
+    d2 = copy.deepcopy(d)
+    d2["scenarios"]["chunks"] = 5
+    path = pipeline.run(d2, out=tmp_path / "one", workers=1, log=lambda m: None)
+    other = pipeline.read_run(path)
+    for table in ("instruments", "views", "view_checks", "probabilities", "frontier", "stress"):
+        a, b = run[table], other[table]
+        cols = [c for c in a.columns if c not in TIMING_COLUMNS]
+        pd.testing.assert_frame_equal(a[cols], b[cols], check_exact=True, obj=table)
