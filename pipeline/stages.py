@@ -17,6 +17,7 @@ import pandas as pd
 
 from pipeline.config import RunConfig
 from tasks import scenarios as sc
+from tasks._arrays import aligned
 from tasks.entropy_pooling import ViewsInfeasible, effective_number_of_scenarios, solve_entropy_pooling
 from tasks.instruments import market_value, pnl_matrix
 from tasks.optimize import OptimizationResult, PortfolioProblem, frontier_targets
@@ -40,8 +41,17 @@ __all__ = [
 ]
 
 
+class _Realigned:
+    """Re-align numpy arrays after unpickling (data arriving from another worker can be
+    unaligned, which changes BLAS/numpy summation order and hence the last bits)."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({k: aligned(v, v.dtype) if isinstance(v, np.ndarray) else v
+                              for k, v in state.items()})
+
+
 @dataclass
-class ScenarioSet:
+class ScenarioSet(_Realigned):
     """The scenario matrix of a run (a task result that stays on the workers).
 
     Attributes
@@ -66,7 +76,7 @@ class ScenarioSet:
 
 
 @dataclass
-class ViewOutcome:
+class ViewOutcome(_Realigned):
     """Posterior of one view set (or the prior) with diagnostics."""
 
     name: str

@@ -286,7 +286,9 @@ def solve_entropy_pooling(
     else:
         q = np.zeros(S)
         q[out.support] = out.q
-    q /= q.sum()
+    total = q.sum()
+    if total != 1.0:
+        q /= total
 
     residuals = np.empty(k_eq + k_in)
     if k_eq:
@@ -490,6 +492,8 @@ def _solve_on_support(
             )
 
     theta_orig[rows] = state.theta / s
+    if not np.any(state.theta):  # no view binds: the posterior is the prior, exactly
+        return _SupportSolution(support, ps, -log_mass, theta_orig, total_iter, state.converged)
     # RE(q || ps) = sum q (log q - log ps), with log q = z - zmax - log Z and
     # log ps = logp + log_pmax (no extra log/exp pass over the scenarios)
     q = state.q
@@ -767,6 +771,7 @@ def _newton(
 
     hist_ratio: list[float] = []
     hist_full: list[bool] = []
+    hist_step: list[float] = []
     reason = "max_iter"
     it = 0
     r = _kkt_residual(g, theta, is_in)
@@ -838,6 +843,7 @@ def _newton(
         if not accepted:
             reason = "line_search"
             break
+        hist_step.append(float(np.max(np.abs(th_t - theta))))
         theta = th_t
         z, zt = zt, z
         e, et = et, e
@@ -863,10 +869,20 @@ def _newton(
             if float(np.max(np.abs(theta))) > 1e6:
                 reason = "diverging"
                 break
-            if len(hist_ratio) >= 6 and all(hist_full[-6:]) and min(hist_ratio[-6:]) > 0.05:
+            # Symptoms of views that hold only on a smaller support (or not at all):
+            # the residual decays at best linearly while the multipliers keep moving by
+            # steps that do not shrink (theta -> infinity along a recession direction).
+            # A converging iteration has shrinking steps.  False alarms only cost an LP.
+            if (
+                len(hist_ratio) >= 6
+                and all(hist_full[-6:])
+                and min(hist_ratio[-6:]) > 0.05
+                and hist_step[-1] > 0.25 * hist_step[-6]
+            ):
                 reason = "slow"
                 break
-            if len(hist_ratio) >= 10 and min(hist_ratio[-10:]) > 0.9:
+            # no progress at all (e.g. a conflict along a direction the Hessian cannot see)
+            if len(hist_ratio) >= 8 and min(hist_ratio[-8:]) > 0.9:
                 reason = "stalled"
                 break
 
@@ -938,11 +954,17 @@ def _lp_feasibility(L: np.ndarray, c: np.ndarray, is_in: np.ndarray) -> tuple[bo
 
 
 def _lp_max_support(L: np.ndarray, c: np.ndarray, is_in: np.ndarray) -> np.ndarray | None:
-    """Maximal support of the feasible set ``{q >= 0 : views, sum q = 1}``.
+    """Maximal support of the feasible set ``F = {q >= 0 : views, sum q = 1}``.
 
-    Solves ``max sum y`` s.t. ``0 <= y <= 1``, ``y <= w``, ``w >= 0``,
-    ``A w = b tau``, ``G w <= h tau``, ``1^T w = tau``, ``tau >= 0``; every scenario
-    that is positive in some feasible ``q`` gets ``y_s = 1``.
+    Solves (HiGHS)
+
+        max sum_s y_s  s.t.  0 <= y_s <= 1,  y_s <= w_s,  w >= 0,
+                             A w = b tau,  G w <= h tau,  1^T w = tau,  tau >= 0
+
+    (rows already scaled).  Every scenario that is positive in some feasible ``q`` can
+    be given ``y_s = 1`` simultaneously (average the feasible points and scale), and
+    ``y_s = 0`` is forced for the others, so the optimal ``y`` is the indicator of the
+    maximal support.
 
     Returns
     -------
@@ -954,8 +976,8 @@ def _lp_max_support(L: np.ndarray, c: np.ndarray, is_in: np.ndarray) -> np.ndarr
     ke, ki = eq.size, ine.size
     # variables: w (n), y (n), tau (1)
     cost = np.concatenate([np.zeros(n), -np.ones(n), [0.0]])
-    I = sparse.identity(n, format="csr")
-    ub_blocks = [sparse.hstack([-I, I, sparse.csr_matrix((n, 1))])]
+    eye = sparse.identity(n, format="csr")
+    ub_blocks = [sparse.hstack([-eye, eye, sparse.csr_matrix((n, 1))])]
     b_ub = [np.zeros(n)]
     if ki:
         ub_blocks.append(
@@ -979,7 +1001,9 @@ def _lp_max_support(L: np.ndarray, c: np.ndarray, is_in: np.ndarray) -> np.ndarr
         )
     A_eq = sparse.vstack(eq_blocks, format="csr")
     b_eq = np.zeros(A_eq.shape[0])
-    bounds = [(0, None)] * n + [(0, 1)] * n + [(0, None)]
+    bounds = np.zeros((2 * n + 1, 2))
+    bounds[:, 1] = np.inf
+    bounds[n : 2 * n, 1] = 1.0
     res = linprog(
         cost,
         A_ub=A_ub,

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from tasks import risk_measures as rmod
+from tasks._arrays import aligned
 from tasks.risk_measures import RiskMeasure
 
 __all__ = [
@@ -89,7 +90,7 @@ def _as_bounds(bounds: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
 def _normalise_p(p: np.ndarray | None, s: int) -> np.ndarray:
     if p is None:
         return np.full(s, 1.0 / s)
-    p = np.asarray(p, dtype=float)
+    p = aligned(p)
     if p.shape != (s,):
         raise ValueError(f"p has shape {p.shape}, expected ({s},)")
     return p / p.sum()
@@ -122,10 +123,10 @@ class PortfolioProblem:
         bounds: Any = None,
         solver: str | None = None,
     ) -> None:
-        self.R = np.asarray(R, dtype=float)
+        self.R = aligned(R)
         s, n = self.R.shape
         self.p = _normalise_p(p, s)
-        self.v = np.ones(n) if v is None else np.asarray(v, dtype=float)
+        self.v = np.ones(n) if v is None else aligned(v)
         self.rm = RiskMeasure(rm)
         if self.rm not in SUPPORTED_MEASURES:
             raise ValueError(f"risk measure {self.rm.value} is not supported here; use one of "

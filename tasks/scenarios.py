@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tasks._arrays import aligned
+
 __all__ = [
     "LognormalModel",
     "chunk_blocks",
@@ -147,7 +149,7 @@ def moment_matching_transform(
 
 def apply_transform(z: np.ndarray, m: np.ndarray, transform: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """Apply the affine moment-matching map to one block of draws (n, D) -> (n, D)."""
-    return mean + (z - m) @ transform
+    return aligned(mean) + (z - aligned(m)) @ aligned(transform)
 
 
 def _plain_transform(model: LognormalModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from tasks import risk_measures as rmod
+from tasks._arrays import aligned
 
 __all__ = ["stress_metrics", "METRICS"]
 
@@ -28,7 +29,8 @@ def stress_metrics(R: np.ndarray, exposures: np.ndarray, q: np.ndarray, alpha: f
     (losses, positive), worst loss over scenarios with q > 0, and probability of a loss (P&L < 0).
     All in units of the portfolio's market value (0.05 = 5 %).
     """
-    E = np.atleast_2d(np.asarray(exposures, dtype=float))
+    E = np.atleast_2d(aligned(exposures))
+    R, q = aligned(R), aligned(q)
     ok = np.isfinite(E).all(axis=1)
     out = pd.DataFrame(np.nan, index=range(E.shape[0]), columns=list(METRICS))
     if not ok.any():

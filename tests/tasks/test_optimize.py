@@ -123,3 +123,16 @@ def test_typo_in_risk_measure_fails_fast():
     R, p = _data()
     with pytest.raises(ValueError):
         optimize(R, p, rm="CVAR")
+
+
+def test_unaligned_input_gives_identical_bits():
+    """Data deserialized on another worker can be unaligned; results must not change."""
+    R, p = _data(s=3000, seed=11)
+    buf = np.zeros(R.nbytes + 8, dtype=np.uint8)
+    Ru = np.ndarray(R.shape, dtype=np.float64, buffer=buf, offset=3)
+    Ru[...] = R
+    assert not Ru.flags.aligned
+    kw = dict(rm="CVaR", alpha=0.1, bounds=(np.zeros(4), np.ones(4)))
+    a = PortfolioProblem(R, p, **kw).min_risk(0.03)
+    b = PortfolioProblem(Ru, p, **kw).min_risk(0.03)
+    assert np.array_equal(a.exposures, b.exposures) and a.expected_return == b.expected_return
