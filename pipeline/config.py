@@ -217,9 +217,8 @@ class RunConfig(_Model):
         return {vs.name: [View(v.stat, v.on, v.op, v.value) for v in vs.views] for vs in self.views}
 
     def output_dir(self) -> Path:
-        d = self.output.dir or f"runs/{self.name}"
-        p = Path(d)
-        return (p if p.is_absolute() else Path(self.base_dir) / p).resolve()
+        """Output folder: ``output.dir`` or ``runs/<name>``, relative to the working directory."""
+        return Path(self.output.dir or f"runs/{self.name}").resolve()
 
     def canonical(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"base_dir"})
