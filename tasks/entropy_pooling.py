@@ -448,9 +448,13 @@ def _solve_on_support(
     m, s, H0 = _standardise_rows_inplace(L, ps, rng)
     cs = (c_a - m) / s
 
-    logp = np.log(ps)
-    log_pmax = float(logp.max())
-    logp -= log_pmax
+    if ps[0] == ps.min() == ps.max():  # uniform prior: skip the log pass
+        logp = np.zeros(ps.size)
+        log_pmax = math.log(float(ps[0]))
+    else:
+        logp = np.log(ps)
+        log_pmax = float(logp.max())
+        logp -= log_pmax
 
     state = _newton(L, cs, logp, is_in_a, tol, max_iter, H0=H0, theta0=None, stall_exit=True)
     total_iter = state.iterations
@@ -650,30 +654,44 @@ def _standardise_rows_inplace(
 # --------------------------------------------------------------------------------------
 
 
-def _hessian(L: np.ndarray, e: np.ndarray, Z: float, mu: np.ndarray) -> np.ndarray:
-    """``Cov_q(L) = L diag(q) L^T - mu mu^T`` with ``q = e / Z`` (chunked rank update).
+def _moments(
+    L: np.ndarray, e: np.ndarray, Z: float, mu: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean ``mu = L q`` and covariance ``Cov_q(L)`` for ``q = e / Z`` in one pass.
+
+    The covariance ``L diag(q) L^T - mu mu^T`` is accumulated by a symmetric rank
+    update (``syrk``) over cache-sized column chunks of ``W = L diag(sqrt(e))``; the
+    mean comes from the same hot chunks unless it is passed in.
 
     Parameters
     ----------
-    L : (K, n) rows; e : (n,) unnormalised weights; Z : their sum; mu : (K,) ``L q``.
+    L : (K, n) rows; e : (n,) unnormalised weights; Z : their sum;
+    mu : (K,) ``L q`` if already known.
 
     Returns
     -------
-    (K, K) covariance of the rows under ``q``.
+    mu : (K,) ; H : (K, K)
     """
     K, n = L.shape
     blk = max(1024, _CHUNK_CELLS // K)
     sq = np.sqrt(e)
     M = np.zeros((K, K))
+    acc = np.zeros(K)
     W = np.empty((K, min(blk, n)))
+    want_mu = mu is None
     for j0 in range(0, n, blk):
         j1 = min(n, j0 + blk)
         w = W[:, : j1 - j0]
         np.multiply(L[:, j0:j1], sq[j0:j1], out=w)
         M += w @ w.T
-    M *= 1.0 / Z
+        if want_mu:
+            acc += w @ sq[j0:j1]
+    inv_z = 1.0 / Z
+    if want_mu:
+        mu = acc * inv_z
+    M *= inv_z
     M -= np.outer(mu, mu)
-    return M
+    return mu, M
 
 
 def _kkt_residual(g: np.ndarray, theta: np.ndarray, is_in: np.ndarray) -> float:
@@ -777,9 +795,11 @@ def _newton(
     r = _kkt_residual(g, theta, is_in)
     converged = r <= tol
     fresh_next = H is None
+    h_current = H is not None  # H evaluated at the current iterate
     while not converged and it < max_iter:
-        if fresh_next or H is None:
-            H = _hessian(L, e, Z, mu)
+        if H is None or (fresh_next and not h_current):
+            _, H = _moments(L, e, Z, mu)
+        h_current = False
 
         # ---- Bertsekas epsilon-active set -------------------------------------------
         proj = theta - g
@@ -848,7 +868,13 @@ def _newton(
         z, zt = zt, z
         e, et = et, e
         zmax, Z, phi = zmax_t, Z_t, phi_t
-        mu = (L @ e) / Z
+        if t < 1.0 or r > 1e-2:
+            # far from the solution: the next step surely wants a fresh Hessian, so
+            # get L q from the same pass over L
+            mu, H = _moments(L, e, Z)
+            h_current = True
+        else:
+            mu = (L @ e) / Z
         g = c - mu
         r_prev = r
         r = _kkt_residual(g, theta, is_in)
