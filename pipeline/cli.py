@@ -26,6 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, help="worker processes of the embedded cluster")
     r.add_argument("--chunks", type=int, help="override scenarios.chunks")
     r.add_argument("--seed", type=int, help="override seed")
+    r.add_argument("--resume", action="store_true",
+                   help="reuse the view sets and portfolios an interrupted run of the same config saved")
+    r.add_argument("--tls-ca-file", help="CA certificate of a TLS cluster (with --tls-cert/--tls-key)")
+    r.add_argument("--tls-cert", help="client certificate for a TLS cluster")
+    r.add_argument("--tls-key", help="client private key for a TLS cluster")
     r.add_argument("--quiet", action="store_true", help="print only errors and the output folder")
     v = sub.add_parser("validate", help="check a config without running it")
     v.add_argument("config")
@@ -52,11 +57,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "validate":
         print(f"{args.config}: ok ({len(cfg.instruments)} instruments, {len(cfg.views)} view sets)")
         return 0
+    from pipeline.cluster import tls_security
+
+    try:
+        security = tls_security(args.tls_ca_file, args.tls_cert, args.tls_key)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     log = (lambda _m: None) if args.quiet else (lambda m: print(m, flush=True))
     try:
-        out = run(cfg, scheduler=args.scheduler, out=args.out, workers=args.workers, log=log)
+        out = run(cfg, scheduler=args.scheduler, out=args.out, workers=args.workers, log=log,
+                  resume=args.resume, security=security)
     except ConfigError as exc:
         print(f"config error: {args.config}: {exc}", file=sys.stderr)
         return 2
+    except (OSError, ValueError, TimeoutError) as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     print(f"outputs written to {out}")
     return 0

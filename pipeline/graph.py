@@ -52,11 +52,85 @@ def _error_row(kind: str, ident: dict[str, Any], exc: BaseException) -> dict[str
     return {**ident, "kind": kind, "status": "error", "message": f"{type(exc).__name__}: {exc}"}
 
 
-def execute(cfg: RunConfig, client: Client, store: RunStore, *, log: Log = print) -> RunResult:
-    """Submit the whole run, write every result as it completes, and return the final tables."""
+class LogProgress:
+    """Minimal progress reporter: plain log lines through a ``log(str)`` callable.
+
+    Any object with ``stage(name, total)``, ``advance(name, n=1, failed=False)`` and
+    ``message(text)`` can stand in (see :mod:`pipeline.progress`).
+    """
+
+    def __init__(self, log: Log = print) -> None:
+        self.log = log
+        self.totals: dict[str, int] = {}
+        self.done: dict[str, int] = {}
+        self.failed: dict[str, int] = {}
+
+    def stage(self, name: str, total: int) -> None:
+        self.totals[name], self.done[name], self.failed[name] = total, 0, 0
+
+    def advance(self, name: str, n: int = 1, failed: bool = False) -> None:
+        self.done[name] += n
+        self.failed[name] += n if failed else 0
+        d, t = self.done[name], self.totals[name]
+        if d == t or d % max(1, t // 10) == 0:
+            extra = f" ({self.failed[name]} failed)" if self.failed[name] else ""
+            self.log(f"{name} {d}/{t}{extra}")
+
+    def message(self, text: str) -> None:
+        self.log(text)
+
+
+def _view_part(i: int) -> str:
+    return f"v{i}"
+
+
+def _portfolio_part(i: int, rm: str, kind: str, point: int) -> str:
+    return f"{i}-{rm}-{kind}{point}"
+
+
+def _restore_view(store: RunStore, i: int) -> stages.ViewOutcome | None:
+    """A view outcome saved by an earlier (interrupted) run, or None."""
+    part = _view_part(i)
+    if not (store.has_part("views", part) and store.has_part("probabilities", part)):
+        return None
+    row = store.read_part("views", part).iloc[0]
+    probs = store.read_part("probabilities", part)
+    checks = store.read_part("view_checks", part) if store.has_part("view_checks", part) else pd.DataFrame()
+    q = probs["probability"].to_numpy() if row["status"] == "ok" else None
+    return stages.ViewOutcome(str(row["view_set"]), str(row["method"]), str(row["status"]), q,
+                              float(row["relative_entropy"]), float(row["effective_scenarios"]),
+                              float(row["max_residual"]), int(row["n_views"]), float(row["seconds"]),
+                              str(row["message"]), checks.to_dict("records"))
+
+
+def _save_view(store: RunStore, i: int, o: stages.ViewOutcome) -> None:
+    part = _view_part(i)
+    if o.q is not None:
+        store.write_part("probabilities", part, pd.DataFrame(
+            {"scenario": np.arange(len(o.q)), "view_set": o.name, "probability": o.q}))
+    else:
+        store.write_part("probabilities", part, pd.DataFrame(
+            {"scenario": np.array([], dtype=np.int64), "view_set": np.array([], dtype=object),
+             "probability": np.array([], dtype=float)}))
+    store.write_part("view_checks", part, pd.DataFrame(o.checks, columns=CHECK_COLUMNS))
+    store.write_part("views", part, pd.DataFrame([_views_row(o)]))  # last: marks the view done
+
+
+CHECK_COLUMNS = ["view_set", "view", "stat", "on", "op", "target", "prior_value", "attained", "violation"]
+
+
+def execute(cfg: RunConfig, client: Client, store: RunStore, *, log: Log = print,
+            progress: Any = None, resume: bool = False) -> RunResult:
+    """Submit the whole run, write every result as it completes, and return the final tables.
+
+    With ``resume`` the view sets and portfolios already saved in the store's parts by an earlier
+    run of the same config are read back instead of being recomputed.
+    """
+    progress = progress or LogProgress(log)
     tok = config_hash(cfg)[:16]
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
+    reused = {"views": 0, "portfolios": 0}
 
     def key(*parts: Any) -> str:
         return "sf-" + "-".join(str(p) for p in parts) + "-" + tok
@@ -64,109 +138,135 @@ def execute(cfg: RunConfig, client: Client, store: RunStore, *, log: Log = print
     # ---- 1. scenarios ------------------------------------------------------------------------
     s = cfg.scenarios
     if s.source is not None:
-        scen = client.submit(stages.load_scenarios, cfg, key=key("scenarios"))
-        n_chunks = 1
+        chunk_f = [scen := client.submit(stages.load_scenarios, cfg, key=key("scenarios"))]
     else:
         groups = chunk_blocks(s.count, s.block_size, s.chunks)
-        n_chunks = len(groups)
         transform: Future | None = None
         if s.moment_matching:
             stats = [client.submit(stages.chunk_statistics, cfg, g, key=key("stats", i))
                      for i, g in enumerate(groups)]
             transform = client.submit(stages.moment_transform, cfg, *stats, key=key("transform"))
-        parts = [client.submit(stages.chunk_scenarios, cfg, g, transform, key=key("chunk", i))
-                 for i, g in enumerate(groups)]
-        scen = client.submit(stages.assemble_scenarios, cfg, *parts, key=key("scenarios"))
+        chunk_f = [client.submit(stages.chunk_scenarios, cfg, g, transform, key=key("chunk", i))
+                   for i, g in enumerate(groups)]
+        scen = client.submit(stages.assemble_scenarios, cfg, *chunk_f, key=key("scenarios"))
     inst_f = client.submit(_instrument_table, cfg, scen, key=key("instruments"))
     scen_tab_f = client.submit(_scenario_table, scen, key=key("scenario-table")) if s.write else None
 
     # ---- 2. views -----------------------------------------------------------------------------
     view_sets = cfg.view_sets()
     vnames = ["prior"] + list(view_sets)
-    view_f: dict[str, Future] = {"prior": client.submit(stages.prior_outcome, scen, key=key("view", 0))}
     methods = {vs.name: vs.method for vs in cfg.views}
-    for i, name in enumerate(vnames[1:], start=1):
-        view_f[name] = client.submit(stages.solve_views, scen, name, methods[name], view_sets[name],
-                                     key=key("view", i))
+    outcomes: dict[str, stages.ViewOutcome] = {}
+    view_f: dict[str, Future] = {}
+    for i, name in enumerate(vnames):
+        restored = _restore_view(store, i) if resume else None
+        if restored is not None:
+            outcomes[name] = restored
+            view_f[name] = client.scatter(restored, hash=False) if restored.q is not None else None
+            reused["views"] += 1
+        elif i == 0:
+            view_f[name] = client.submit(stages.prior_outcome, scen, key=key("view", 0))
+        else:
+            view_f[name] = client.submit(stages.solve_views, scen, name, methods[name], view_sets[name],
+                                         key=key("view", i))
 
     # ---- 3. optimisation ---------------------------------------------------------------------
     opt = cfg.optimization
     port_f: dict[Future, dict[str, Any]] = {}
+    port_rows: list[dict[str, Any]] = []
     for i, name in enumerate(vnames):
         for rm in opt.risk_measures:
+            idents = ([("frontier", k) for k in range(opt.points)]
+                      + [("target", j) for j in range(len(opt.targets))])
+            todo = []
+            for kind, k in idents:
+                part = _portfolio_part(i, rm, kind, k)
+                if resume and store.has_part("frontier", part):
+                    port_rows.append(store.read_part("frontier", part).iloc[0].to_dict())
+                    reused["portfolios"] += 1
+                else:
+                    todo.append((kind, k))
+            if not todo:
+                continue
+            vf = view_f[name]
+            if vf is None:  # a restored infeasible view set: no posterior to optimise under
+                vf = client.scatter(outcomes[name], hash=False)
             pkey = key("problem", i, rm)
-            lim = client.submit(stages.frontier_limits, pkey, cfg, scen, view_f[name], rm,
-                                key=key("limits", i, rm))
-            for k in range(opt.points):
-                f = client.submit(stages.frontier_point, pkey, cfg, scen, view_f[name], rm, lim, k,
-                                  key=key("point", i, rm, k))
-                port_f[f] = {"view_set": name, "risk_measure": rm, "kind": "frontier", "point": k}
-            for j in range(len(opt.targets)):
-                f = client.submit(stages.target_portfolio, pkey, cfg, scen, view_f[name], rm, j,
-                                  key=key("target", i, rm, j))
-                port_f[f] = {"view_set": name, "risk_measure": rm, "kind": "target", "point": j}
-    log(f"submitted: {n_chunks} scenario chunk(s), {len(vnames) - 1} view set(s), "
-        f"{len(port_f)} portfolio optimisation(s)")
+            lim = None
+            for kind, k in todo:
+                if kind == "frontier":
+                    if lim is None:
+                        lim = client.submit(stages.frontier_limits, pkey, cfg, scen, vf, rm,
+                                            key=key("limits", i, rm))
+                    f = client.submit(stages.frontier_point, pkey, cfg, scen, vf, rm, lim, k,
+                                      key=key("point", i, rm, k))
+                else:
+                    f = client.submit(stages.target_portfolio, pkey, cfg, scen, vf, rm, k,
+                                      key=key("target", i, rm, k))
+                port_f[f] = {"view_set": name, "risk_measure": rm, "kind": kind, "point": k,
+                             "part": _portfolio_part(i, rm, kind, k)}
+    new_views = {n: f for n, f in view_f.items() if n not in outcomes}
+    progress.stage("scenario chunks", len(chunk_f))
+    progress.stage("view sets", len(vnames))
+    progress.stage("portfolios", len(port_f) + reused["portfolios"])
+    if reused["views"]:
+        progress.advance("view sets", reused["views"])
+    if reused["portfolios"]:
+        progress.advance("portfolios", reused["portfolios"])
+    if resume:
+        progress.message(f"resume: reusing {reused['views']} view set(s) and "
+                         f"{reused['portfolios']} portfolio(s) from {store.root}")
 
-    # ---- collect views and portfolios as they complete ----------------------------------------
-    view_rows: list[dict[str, Any]] = []
-    checks: list[dict[str, Any]] = []
-    probs: dict[str, np.ndarray] = {}
-    outcomes: dict[str, stages.ViewOutcome] = {}
-    port_rows: list[dict[str, Any]] = []
-    name_of = {f: n for n, f in view_f.items()}
-    done_views = done_ports = 0
-    for fut in as_completed(list(view_f.values()) + list(port_f)):
-        if fut in name_of:
+    # ---- collect as they complete --------------------------------------------------------------
+    name_of = {f: n for n, f in new_views.items()}
+    chunk_set = set(chunk_f)
+    for fut in as_completed(list(chunk_f) + list(new_views.values()) + list(port_f)):
+        if fut in chunk_set:
+            progress.advance("scenario chunks", failed=fut.status == "error")
+            if fut.status == "error":
+                fut.result()  # no scenarios, no run: surface the error
+        elif fut in name_of:
             name = name_of[fut]
             outcome = fut.result()  # a failing view task is a bug: let it surface
             outcomes[name] = outcome
-            view_rows.append(_views_row(outcome))
-            checks.extend(outcome.checks)
-            if outcome.q is not None:
-                probs[name] = outcome.q
-            store.write_part("views", f"v{vnames.index(name)}", pd.DataFrame([view_rows[-1]]))
-            done_views += 1
-            log(f"views {done_views}/{len(view_f)}: {name} {outcome.status}"
-                + (f" (RE {outcome.relative_entropy:.4f}, ENS {outcome.effective_scenarios:.3f})"
-                   if outcome.ok else f" — {outcome.message}"))
+            _save_view(store, vnames.index(name), outcome)
+            progress.advance("view sets", failed=not outcome.ok)
+            progress.message(f"view set {name}: {outcome.status}"
+                             + (f" (relative entropy {outcome.relative_entropy:.4f}, effective scenarios "
+                                f"{outcome.effective_scenarios:.3f})" if outcome.ok else f" — {outcome.message}"))
         else:
             ident = port_f[fut]
             try:
                 row = fut.result()
             except Exception as exc:  # recorded, the run goes on
-                row = _error_row(ident["kind"], ident, exc)
+                row = _error_row(ident["kind"], {k: v for k, v in ident.items() if k != "part"}, exc)
             port_rows.append(row)
-            part = f"{vnames.index(ident['view_set'])}-{ident['risk_measure']}-{ident['kind']}{ident['point']}"
-            store.write_part("frontier", part, pd.DataFrame([row]))
-            done_ports += 1
-            if done_ports == len(port_f) or done_ports % max(1, len(port_f) // 10) == 0:
-                log(f"portfolios {done_ports}/{len(port_f)}")
+            store.write_part("frontier", ident["part"], pd.DataFrame([row]))
+            progress.advance("portfolios", failed=row["status"] not in ("optimal", "optimal_inaccurate"))
     timings["views_and_optimisation"] = time.perf_counter() - t_start
 
     # ---- 4. stress: every portfolio under every probability vector ---------------------------
     t0 = time.perf_counter()
     frontier = _frontier_table(port_rows, vnames, opt.risk_measures)
     ok = frontier[frontier["status"].isin(["optimal", "optimal_inaccurate"])]
-    stress_f = [client.submit(stages.stress_table, cfg, scen, view_f[n], ok, key=key("stress", i))
-                for i, n in enumerate(vnames)] if len(ok) else []
+    stress_f = []
+    if len(ok):
+        for i, n in enumerate(vnames):
+            vf = view_f[n] if view_f[n] is not None else client.scatter(outcomes[n], hash=False)
+            stress_f.append(client.submit(stages.stress_table, cfg, scen, vf, ok, key=key("stress", i)))
     stress = pd.concat([f.result() for f in stress_f], ignore_index=True) if stress_f else pd.DataFrame()
     timings["stress"] = time.perf_counter() - t0
 
     # ---- 5. tables ---------------------------------------------------------------------------
-    order = {n: i for i, n in enumerate(vnames)}
-    views = pd.DataFrame(view_rows).sort_values("view_set", key=lambda c: c.map(order)).reset_index(drop=True)
-    prob_tab = pd.DataFrame({
-        "scenario": np.concatenate([np.arange(len(q)) for q in probs.values()]) if probs else [],
-        "view_set": np.concatenate([[n] * len(probs[n]) for n in vnames if n in probs]) if probs else [],
-        "probability": np.concatenate([probs[n] for n in vnames if n in probs]) if probs else [],
-    })
+    ordered = [outcomes[n] for n in vnames]
+    views = pd.DataFrame([_views_row(o) for o in ordered])
+    prob_parts = [pd.DataFrame({"scenario": np.arange(len(o.q)), "view_set": o.name, "probability": o.q})
+                  for o in ordered if o.q is not None]
     tables = {
         "instruments": inst_f.result(),
         "views": views,
-        "view_checks": pd.DataFrame(checks, columns=["view_set", "view", "stat", "on", "op", "target",
-                                                     "prior_value", "attained", "violation"]),
-        "probabilities": prob_tab,
+        "view_checks": pd.DataFrame([c for o in ordered for c in o.checks], columns=CHECK_COLUMNS),
+        "probabilities": pd.concat(prob_parts, ignore_index=True),
         "frontier": frontier,
         "stress": stress,
     }
@@ -176,6 +276,8 @@ def execute(cfg: RunConfig, client: Client, store: RunStore, *, log: Log = print
     counts = {
         "views": views["status"].value_counts().to_dict(),
         "portfolios": frontier["status"].value_counts().to_dict(),
+        "reused_from_parts": reused,
+        "computed": {"views": len(new_views), "portfolios": len(port_f)},
     }
     return RunResult(tables, timings, counts)
 

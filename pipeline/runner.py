@@ -57,6 +57,9 @@ def run(
     workers: int | None = None,
     overrides: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
+    progress: Any = None,
+    resume: bool = False,
+    security: Any = None,
 ) -> Path:
     """Run a config end to end and return the output folder.
 
@@ -68,6 +71,10 @@ def run(
     out : output folder (default ``output.dir`` of the config, else ``runs/<name>``).
     workers : size of the embedded cluster (default ``cluster.workers``).
     overrides : dotted-key overrides applied before validation.
+    log : receives human-readable progress lines.
+    progress : optional progress reporter (see :class:`pipeline.graph.LogProgress`).
+    resume : reuse the view sets and portfolios an interrupted run of the same config saved.
+    security : a :class:`distributed.Security` (TLS) for connecting to ``scheduler``.
     """
     cfg = resolve_config(config, overrides)  # raises ConfigError before any work
     out_dir = Path(out).resolve() if out is not None else cfg.output_dir()
@@ -78,11 +85,14 @@ def run(
     versions = package_versions()
     meta = {"config": cfg.canonical(), "config_sha256": config_hash(cfg), "versions": versions}
     store = RunStore(out_dir, meta)
+    if resume and store.parts_config() not in (None, meta["config_sha256"]):
+        raise ConfigError("--resume", f"{out_dir} holds parts of a different config; "
+                                      "run without --resume to start afresh")
     n_workers = workers or cfg.cluster.workers
     with connect(scheduler, workers=n_workers, threads_per_worker=cfg.cluster.threads_per_worker,
-                 log=log) as client:
-        store.prepare(resume=False)
-        result = execute(cfg, client, store, log=log)
+                 security=security, log=log) as client:
+        store.prepare(resume=resume, config_sha256=meta["config_sha256"])
+        result = execute(cfg, client, store, log=log, progress=progress, resume=resume)
         n_live = len(client.scheduler_info()["workers"])
     rows = {}
     for name, df in result.tables.items():

@@ -97,15 +97,28 @@ class RunStore:
         self.root = Path(root)
         self.metadata = metadata or {}
 
-    def prepare(self, resume: bool) -> None:
-        """Create the folder; without ``resume`` drop earlier parts; always drop stray temp files."""
-        self.root.mkdir(parents=True, exist_ok=True)
+    def parts_config(self) -> str | None:
+        """Config hash the saved parts belong to (None if there are none)."""
+        f = self.root / ".parts" / "CONFIG_SHA256"
+        return f.read_text().strip() if f.is_file() else None
+
+    def prepare(self, resume: bool, config_sha256: str) -> None:
+        """Create the folder and its parts area.
+
+        Without ``resume`` earlier parts are dropped. With ``resume`` they are kept only if they
+        belong to the same config (else ``ValueError``). Stray temp files are always removed.
+        """
         parts = self.root / ".parts"
+        if resume and parts.exists() and self.parts_config() not in (None, config_sha256):
+            raise ValueError(f"{self.root} holds parts of a different config; run without --resume "
+                             "to start afresh")
+        self.root.mkdir(parents=True, exist_ok=True)
         for tmp in self.root.rglob(".tmp-*"):
             tmp.unlink(missing_ok=True)
         if not resume and parts.exists():
             for f in sorted(parts.rglob("*"), reverse=True):
                 f.unlink() if f.is_file() else f.rmdir()
+        atomic_write_bytes(parts / "CONFIG_SHA256", config_sha256.encode())
 
     # -- parts -------------------------------------------------------------------------------
     def part_path(self, table: str, key: str) -> Path:

@@ -1,0 +1,360 @@
+"""Print the headline tables of a run folder in a terminal (``stressfrontier show RUN_DIR``).
+
+Sections, in order: the run header; the view sets with their diagnostics and per-view checks;
+the frontier of every (view set, risk measure) with expected return, risk, Σe and vᵀe; the headline
+portfolios (``kind == "target"``) with their main exposures; the stress matrix (prior-frontier
+portfolios × evaluating view sets: expected return and CVaR) and the headline portfolios under
+every view. Returns, risks and exposures are printed in percent of portfolio value. Only pandas
+``to_string`` is used (no external dependency).
+
+The small helpers at the bottom (view-set order, exposure columns, risk-measure labels) are shared
+with :mod:`pipeline.report`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, Callable, Mapping, TextIO
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["show_run", "format_run", "pct"]
+
+OK_STATUSES = ("optimal", "optimal_inaccurate")
+MIN_EXPOSURE = 0.005  # exposures below 0.5 % in every headline portfolio are left out
+
+
+def show_run(run_dir: Path | str, stream: TextIO = sys.stdout, width: int | None = None) -> None:
+    """Print the headline tables of a finished run folder.
+
+    Parameters
+    ----------
+    run_dir : a run folder (with ``manifest.json``).
+    stream : where to write (default ``sys.stdout``).
+    width : line width for wrapping wide tables (default: the terminal width, at least 60).
+    """
+    from pipeline.store import read_run
+
+    run = read_run(run_dir)
+    if width is None:
+        width = shutil.get_terminal_size((120, 24)).columns
+    unicode_ok = "utf" in (getattr(stream, "encoding", None) or "utf-8").lower()
+    stream.write(format_run(run, width=max(60, int(width)), run_dir=run_dir, unicode=unicode_ok))
+    flush = getattr(stream, "flush", None)
+    if flush is not None:
+        flush()
+
+
+def format_run(run: Mapping[str, Any], *, width: int = 120, run_dir: Path | str | None = None,
+               unicode: bool = True) -> str:
+    """The text :func:`show_run` prints, from a :func:`pipeline.read_run` dict.
+
+    Parameters
+    ----------
+    run : the tables of a run and its ``"manifest"``.
+    width : line width; wider tables are wrapped by pandas.
+    run_dir : shown in the header.
+    unicode : use Σ, ᵀ and box characters (else ASCII only).
+    """
+    sig, vt, rule = ("Σe", "vᵀe", "─") if unicode else ("sum(e)", "v'e", "-")
+    out: list[str] = []
+
+    def section(title: str) -> None:
+        out.append("")
+        out.append(title)
+        out.append(rule * min(width, max(len(title), 20)))
+
+    def table(df: pd.DataFrame, index: bool = True) -> None:
+        if df.empty:
+            out.append("(none)")
+            return
+        out.append(df.to_string(index=index, line_width=width, justify="right"))
+
+    man = run.get("manifest", {}) or {}
+    cfg = man.get("config", {}) or {}
+    out.append(_header(run, man, cfg, run_dir))
+
+    # ---- views -----------------------------------------------------------------------------
+    views = run.get("views")
+    section("View sets (Entropy Pooling diagnostics)")
+    if views is None or views.empty:
+        out.append("(no views table)")
+    else:
+        n_scen = scenario_count(run)
+        vt_df = pd.DataFrame({
+            "view set": views["view_set"].astype(str),
+            "status": views["status"].astype(str),
+            "views": views["n_views"].astype(int),
+            "relative entropy": views["relative_entropy"].map(lambda x: _num(x, 4)),
+            "ENS": views["effective_scenarios"].map(
+                lambda x: "-" if _isnan(x) else pct(x, 1)
+                + (f" ({x * n_scen:,.0f})" if n_scen else "")),
+            "max residual": views["max_residual"].map(lambda x: "-" if _isnan(x) else f"{x:.1e}"),
+        })
+        msgs = views["message"].fillna("").astype(str) if "message" in views else None
+        if msgs is not None and (msgs != "").any():
+            vt_df["message"] = msgs.values
+        table(vt_df, index=False)
+        checks = run.get("view_checks")
+        if checks is not None and not checks.empty:
+            out.append("")
+            out.append("View checks (mean/vol in %, skew/kurt as numbers):")
+            ck = pd.DataFrame({"view set": checks["view_set"].astype(str),
+                               "view": checks["view"].astype(str)})
+            for col, name in (("target", "target"), ("prior_value", "prior"), ("attained", "attained")):
+                ck[name] = [_stat_value(s, x) for s, x in zip(checks["stat"], checks[col])]
+            ck["violation"] = checks["violation"].map(lambda x: "-" if _isnan(x) else f"{x:.1e}")
+            table(ck, index=False)
+
+    # ---- frontiers ---------------------------------------------------------------------------
+    fr = run.get("frontier")
+    if fr is None or fr.empty:
+        section("Frontiers")
+        out.append("(no frontier table)")
+        return "\n".join(out) + "\n"
+    ecols = exposure_columns(fr)
+    for vs in view_set_order(run):
+        for rm in risk_measure_order(run):
+            sub = fr[(fr["view_set"] == vs) & (fr["risk_measure"] == rm)]
+            if sub.empty:
+                continue
+            section(f"Frontier: {vs} / {risk_label(rm, cfg)}")
+            sub = sub.sort_values(["kind", "point"], key=lambda c: c.map(_kind_key) if c.name == "kind" else c)
+            df = pd.DataFrame({
+                "point": [_point_label(k, p, t) for k, p, t in zip(sub["kind"], sub["point"], sub["target"])],
+                "status": sub["status"].astype(str).values,
+                "E[return]": sub["expected_return"].map(pct).values,
+                "risk": sub["risk"].map(pct).values,
+                sig: sub[ecols].sum(axis=1).map(pct).values if ecols else "-",
+                vt: sub["budget"].map(pct).values,
+                "gross": sub["gross_exposure"].map(pct).values,
+            })
+            table(df, index=False)
+
+    # ---- headline portfolios -----------------------------------------------------------------
+    tg = fr[fr["kind"] == "target"]
+    section("Headline portfolios (minimum risk at the target return)")
+    if tg.empty:
+        out.append("(none: optimization.targets is empty)")
+    else:
+        tg = tg.sort_values(["view_set", "risk_measure", "point"],
+                            key=_order_key(view_set_order(run), risk_measure_order(run)))
+        labels = [headline_label(r) for r in tg.itertuples()]
+        head = pd.DataFrame({
+            "portfolio": labels,
+            "status": tg["status"].astype(str).values,
+            "target": tg["target"].map(pct).values,
+            "E[return]": tg["expected_return"].map(pct).values,
+            "risk": tg["risk"].map(pct).values,
+            sig: tg[ecols].sum(axis=1).map(pct).values if ecols else "-",
+            vt: tg["budget"].map(pct).values,
+            "gross": tg["gross_exposure"].map(pct).values,
+        })
+        table(head, index=False)
+        if ecols:
+            ex = tg[ecols].T
+            ex.columns = labels
+            ex.index = [c[2:] for c in ecols]
+            keep = ex.abs().max(axis=1).fillna(0) >= MIN_EXPOSURE
+            kinds = instrument_kinds(run)
+            ex = ex[keep]
+            out.append("")
+            out.append(f"Main exposures (% of portfolio value; |e| >= {pct(MIN_EXPOSURE, 1)} somewhere;"
+                       " options per unit of underlying notional):")
+            shown = ex.map(pct)
+            shown.insert(0, "kind", [kinds.get(n, "") for n in ex.index])
+            table(shown)
+
+    # ---- stress ------------------------------------------------------------------------------
+    st = run.get("stress")
+    section("Stress matrix: prior-frontier portfolios under every view set")
+    if st is None or st.empty:
+        out.append("(no stress table)")
+    else:
+        evs = [v for v in view_set_order(run) if v in set(st["eval_view_set"])]
+        out.append("E[return] and CVaR (loss of raw P&L at alpha "
+                   f"{pct(cfg.get('optimization', {}).get('alpha', np.nan), 0)}) under each "
+                   "evaluating view set, in %.")
+        for rm in risk_measure_order(run):
+            sub = st[(st["portfolio_view_set"] == "prior") & (st["risk_measure"] == rm)]
+            if sub.empty:
+                continue
+            out.append("")
+            out.append(f"prior / {rm} frontier:")
+            table(stress_matrix(sub, evs, fr))
+        heads = st[st["kind"] == "target"]
+        if not heads.empty:
+            targets = dict(zip(fr["portfolio"], fr["target"]))
+            heads = heads.sort_values(["portfolio_view_set", "risk_measure", "point"],
+                                      key=_order_key(view_set_order(run), risk_measure_order(run),
+                                                     "portfolio_view_set"))
+            labels = [f"{a}/{b} @{pct(targets.get(p), 1)}" for a, b, p in
+                      zip(heads["portfolio_view_set"], heads["risk_measure"], heads["portfolio"])]
+            out.append("")
+            out.append("Headline portfolios of every view set:")
+            table(_metric_pivot(heads.assign(label=labels), "label", evs, order=_unique(labels)))
+    return "\n".join(out) + "\n"
+
+
+# -- tables ----------------------------------------------------------------------------------
+def stress_matrix(sub: pd.DataFrame, eval_sets: list[str], frontier: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Formatted (portfolio × (metric, eval view set)) table for one frontier's stress rows."""
+    sub = sub.sort_values(["kind", "point"], key=lambda c: c.map(_kind_key) if c.name == "kind" else c)
+    targets = {}
+    if frontier is not None and "target" in frontier:
+        targets = dict(zip(frontier["portfolio"], frontier["target"]))
+    labels = [_point_label(k, p, targets.get(pf)) for k, p, pf in zip(sub["kind"], sub["point"], sub["portfolio"])]
+    sub = sub.assign(label=labels)
+    return _metric_pivot(sub, "label", eval_sets, order=_unique(labels))
+
+
+def _metric_pivot(df: pd.DataFrame, row: str, eval_sets: list[str],
+                  order: list[str] | None = None) -> pd.DataFrame:
+    parts = {}
+    for metric, name in (("expected_return", "E[return]"), ("CVaR", "CVaR")):
+        p = df.pivot_table(index=row, columns="eval_view_set", values=metric, aggfunc="first")
+        p = p.reindex(columns=[e for e in eval_sets if e in p.columns])
+        if order is not None:
+            p = p.reindex([o for o in order if o in p.index])
+        parts[name] = p.map(pct)
+    res = pd.concat(parts, axis=1)
+    res.columns.names = [None, None]
+    res.index.name = None
+    return res
+
+
+def _header(run: Mapping[str, Any], man: Mapping[str, Any], cfg: Mapping[str, Any],
+            run_dir: Path | str | None) -> str:
+    name = man.get("name", cfg.get("name", "run"))
+    title = f"Run {name}" + (f"  ({run_dir})" if run_dir is not None else "")
+    bits = []
+    if "seed" in man:
+        bits.append(f"seed {man['seed']}")
+    n = scenario_count(run)
+    if n:
+        bits.append(f"{n:,} scenarios")
+    inst = run.get("instruments")
+    if inst is not None and not inst.empty:
+        kinds = inst["kind"].value_counts()
+        bits.append(f"{len(inst)} instruments (" + ", ".join(f"{v} {k}" for k, v in kinds.items()) + ")")
+    if "horizon" in cfg:
+        bits.append(f"horizon {cfg['horizon']:g} y")
+    wall = (man.get("timings_seconds") or {}).get("wall")
+    if wall is not None:
+        bits.append(f"wall {wall:.1f} s")
+    return title + ("\n" + " | ".join(bits) if bits else "")
+
+
+# -- shared helpers (also used by pipeline.report) -------------------------------------------
+def pct(x: Any, digits: int = 2) -> str:
+    """``0.0512 -> "5.12%"``; NaN/None -> ``"-"``."""
+    if _isnan(x):
+        return "-"
+    return f"{100.0 * float(x):.{digits}f}%"
+
+
+def _num(x: Any, digits: int) -> str:
+    return "-" if _isnan(x) else f"{float(x):.{digits}f}"
+
+
+def _isnan(x: Any) -> bool:
+    try:
+        return x is None or bool(pd.isna(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def _stat_value(stat: str, x: Any) -> str:
+    if stat in ("mean", "vol"):
+        return pct(x)
+    return _num(x, 4 if stat == "var" else 3)
+
+
+def _kind_key(k: Any) -> int:
+    return 0 if k == "frontier" else 1
+
+
+def _point_label(kind: str, point: Any, target: Any = None) -> str:
+    if kind == "frontier":
+        return f"p{int(point)}"
+    return f"target {pct(target, 1)}" if not _isnan(target) else f"target{int(point)}"
+
+
+def headline_label(row: Any) -> str:
+    """``"prior/CVaR @5.0%"`` for a frontier-table row (namedtuple or Series) of kind target."""
+    return f"{row.view_set}/{row.risk_measure} @{pct(row.target, 1)}"
+
+
+def _unique(seq: list[str]) -> list[str]:
+    return list(dict.fromkeys(seq))
+
+
+def _order_key(vorder: list[str], rorder: list[str],
+               view_col: str = "view_set") -> Callable[[pd.Series], pd.Series]:
+    def key(c: pd.Series) -> pd.Series:
+        if c.name == view_col:
+            return c.map({v: i for i, v in enumerate(vorder)})
+        if c.name == "risk_measure":
+            return c.map({r: i for i, r in enumerate(rorder)})
+        return c
+    return key
+
+
+def scenario_count(run: Mapping[str, Any]) -> int:
+    """Number of scenarios (from the probabilities table, else the config)."""
+    probs = run.get("probabilities")
+    if probs is not None and not probs.empty:
+        return int(probs["scenario"].nunique())
+    cfg = (run.get("manifest") or {}).get("config", {}) or {}
+    return int((cfg.get("scenarios") or {}).get("count") or 0)
+
+
+def view_set_order(run: Mapping[str, Any]) -> list[str]:
+    """View sets in run order: ``prior`` first, then the views table's order."""
+    names: list[str] = []
+    views = run.get("views")
+    if views is not None and not views.empty:
+        names = [str(v) for v in views["view_set"]]
+    fr = run.get("frontier")
+    if fr is not None and not fr.empty:
+        names += [str(v) for v in fr["view_set"].unique()]
+    names = _unique(names)
+    return (["prior"] if "prior" in names else []) + [n for n in names if n != "prior"]
+
+
+def risk_measure_order(run: Mapping[str, Any]) -> list[str]:
+    """Risk measures in config order (else frontier order)."""
+    cfg = (run.get("manifest") or {}).get("config", {}) or {}
+    names = list((cfg.get("optimization") or {}).get("risk_measures") or [])
+    fr = run.get("frontier")
+    if fr is not None and not fr.empty:
+        names += [str(r) for r in fr["risk_measure"].unique()]
+    return _unique(names)
+
+
+def exposure_columns(frontier: pd.DataFrame) -> list[str]:
+    """The wide ``e_<instrument>`` columns of the frontier table, in table order."""
+    return [c for c in frontier.columns if c.startswith("e_")]
+
+
+def instrument_kinds(run: Mapping[str, Any]) -> dict[str, str]:
+    """``{instrument: kind}`` from the instruments table (empty if absent)."""
+    inst = run.get("instruments")
+    if inst is None or inst.empty:
+        return {}
+    return dict(zip(inst["name"].astype(str), inst["kind"].astype(str)))
+
+
+def risk_label(rm: str, cfg: Mapping[str, Any]) -> str:
+    """Human label of a risk measure with the run's alpha/demean, e.g. ``"CVaR 90% (demeaned)"``."""
+    opt = cfg.get("optimization", {}) or {}
+    if rm == "CVaR":
+        alpha = opt.get("alpha")
+        conf = f" {pct(1 - alpha, 0)}" if alpha is not None else ""
+        return f"CVaR{conf}" + (" of P&L minus its mean" if opt.get("demean") else " of P&L")
+    if rm == "MV":
+        return "volatility of P&L (MV)"
+    return rm
