@@ -263,6 +263,13 @@ _SafeLoader.add_implicit_resolver(
     list("tTfF"))
 
 
+def yaml_error_line(exc: yaml.YAMLError) -> str:
+    """A one-line description of a YAML syntax error."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"invalid YAML{where}: {getattr(exc, 'problem', None) or exc}"
+
+
 def safe_load(text: str) -> Any:
     """Parse YAML safely (no object construction) with YAML 1.2 booleans."""
     return yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a SafeLoader subclass
@@ -308,7 +315,7 @@ def load_config(path: str | Path) -> RunConfig:
     try:
         data = safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError("", f"invalid YAML in {path}: {exc}") from None
+        raise ConfigError("", yaml_error_line(exc)) from None
     return parse_config(data, base_dir=path.resolve().parent)
 
 

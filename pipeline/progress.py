@@ -178,11 +178,11 @@ class Progress:
             if self.mode == "tty":
                 self._redraw(force=True)
                 self._drawn = 0  # leave the final block on screen
-            self._closed = True
             elif self.mode == "plain":
                 for st in self._stages.values():
                     if not st.complete:
                         self._write_line(self._plain_text(st, stopped=True))
+            self._closed = True
             self._flush()
 
     def summary(self, run: Mapping[str, Any] | str | Path | None = None, *,

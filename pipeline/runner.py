@@ -10,7 +10,7 @@ from typing import Any, Callable
 import yaml
 
 from pipeline.cluster import connect, scheduler_address
-from pipeline.config import ConfigError, RunConfig, config_hash, load_config, parse_config, safe_load
+from pipeline.config import ConfigError, RunConfig, config_hash, load_config, parse_config, safe_load, yaml_error_line
 from pipeline.graph import execute
 from pipeline.store import RunStore, package_versions
 
@@ -37,8 +37,10 @@ def resolve_config(config: RunConfig | dict[str, Any] | str | Path,
             return load_config(path)
         try:
             data = safe_load(path.read_text())
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError("", f"cannot read config {path}: {exc}") from None
+        except OSError as exc:
+            raise ConfigError("", f"cannot read config {path}: {exc.strerror or exc}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError("", yaml_error_line(exc)) from None
         base = str(path.resolve().parent)
     for dotted, value in (overrides or {}).items():
         node = data

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.optimize import brentq, minimize
-from scipy.special import logsumexp, softmax
+from scipy.special import softmax
 
 from tasks.entropy_pooling import (
     EntropyPoolingResult,
@@ -21,7 +21,6 @@ from tasks.entropy_pooling import (
     relative_entropy,
     solve_entropy_pooling,
 )
-
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -213,10 +212,14 @@ def test_row_of_ones_is_harmless_and_wrong_sum_is_infeasible():
     np.testing.assert_allclose(with_ones.posterior, ref.posterior, rtol=1e-12, atol=0)
     assert with_ones.multipliers[A.shape[0]] == 0.0
     # a scaled row of ones with matching target, as an inequality too
-    twos = solve_entropy_pooling(p, np.vstack([A, 2 * ones]), np.append(b, 2.0), np.vstack([G, ones]), np.append(h, 1.0))
+    twos = solve_entropy_pooling(
+        p, np.vstack([A, 2 * ones]), np.append(b, 2.0), np.vstack([G, ones]), np.append(h, 1.0)
+    )
     np.testing.assert_allclose(twos.posterior, ref.posterior, rtol=1e-12, atol=0)
     with pytest.raises(ViewsInfeasible) as err:
-        solve_entropy_pooling(p, np.vstack([A, ones]), np.append(b, 0.9), G, h, names=["a", "b", "c", "sum", "g0", "g1"])
+        solve_entropy_pooling(
+            p, np.vstack([A, ones]), np.append(b, 0.9), G, h, names=["a", "b", "c", "sum", "g0", "g1"]
+        )
     assert err.value.views == ["sum"]
     assert "'sum'" in str(err.value)
 
