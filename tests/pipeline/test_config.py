@@ -1,6 +1,7 @@
 import copy
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,3 +105,10 @@ def test_cli_validate(tmp_path):
     bad.write_text("name: x\ninstruments: []\n")
     proc = subprocess.run([sys.executable, "-m", "pipeline", "validate", str(bad)], capture_output=True, text=True)
     assert proc.returncode == 2 and "instruments" in proc.stderr
+
+
+def test_console_script_is_installed():
+    exe = Path(sys.executable).parent / "stressfrontier"
+    proc = subprocess.run([str(exe), "validate", str(ROOT / "configs" / "derivatives_case.yaml")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "16 instruments" in proc.stdout
