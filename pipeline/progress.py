@@ -31,7 +31,7 @@ import shutil
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, TextIO
 
@@ -55,7 +55,6 @@ class _Stage:
     started: float = 0.0
     finished: float | None = None
     reported_step: int = -1  # last 10 % step written in plain mode
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -274,9 +273,9 @@ class Progress:
         if st.failed:
             text += f", {st.failed} failed"
         if stopped:
-            text += " — stopped"
+            text += ", stopped"
         elif st.complete:
-            text += f" — done in {_fmt_seconds((st.finished or self._clock()) - st.started)}"
+            text += f", done in {_fmt_seconds((st.finished or self._clock()) - st.started)}"
         return text
 
     def _tty_text(self, st: _Stage, width: int) -> str:

@@ -41,9 +41,11 @@ from matplotlib.colors import TwoSlopeNorm, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
 
 from pipeline.show import (OK_STATUSES, exposure_columns, instrument_kinds, pct, risk_label,
-                           risk_measure_order, scenario_count, view_set_order)
+                           risk_measure_order, scenario_count, target_lookup, view_set_order,
+                           headline_label)
 
 __all__ = ["write_report", "view_set_colors"]
 
@@ -97,6 +99,11 @@ def write_report(run_dir: Path | str, *, dpi: int = 110) -> Path:
     Returns
     -------
     Path of ``report.html`` (inside ``run_dir``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``run_dir`` is not a finished run folder (no ``manifest.json``).
     """
     from pipeline.store import read_run
 
@@ -148,7 +155,7 @@ class _Context:
         """Save ``fig`` as ``<root>/<name>.png`` and return the file name."""
         fname = f"{_safe(name)}.png"
         FigureCanvasAgg(fig)
-        fig.savefig(self.root / fname, dpi=self.dpi, bbox_inches="tight")
+        fig.savefig(self.root / fname, dpi=self.dpi)
         return fname
 
 
@@ -160,7 +167,7 @@ def _section_frontiers(ctx: _Context) -> _Section:
         return sec
     for rm in ctx.risk_measures:
         with rc_context(_RC):
-            fig = Figure(figsize=(7.5, 4.8))
+            fig = Figure(figsize=(7.5, 4.8), layout="constrained")
             ax = fig.add_subplot()
             plotted = False
             for vs in ctx.view_sets:
@@ -172,19 +179,14 @@ def _section_frontiers(ctx: _Context) -> _Section:
                     plotted = True
                 tg = ctx.ok_frontier(vs, rm, "target")
                 for r in tg.itertuples():
-                    ax.scatter(100 * r.risk, 100 * r.expected_return, marker="*", s=220, color=col,
-                               edgecolor="black", linewidth=0.8, zorder=5)
-                    ax.annotate(f"{pct(r.expected_return, 1)} @ {pct(r.risk, 1)}",
-                                (100 * r.risk, 100 * r.expected_return), xytext=(8, -12),
-                                textcoords="offset points", fontsize=7.5, color=col)
+                    ax.scatter(100 * r.risk, 100 * r.expected_return, marker="*", s=240, color=col,
+                               edgecolor="black", linewidth=0.8, zorder=5,
+                               label=f"{vs} headline: E {pct(r.expected_return, 1)}, "
+                                     f"risk {pct(r.risk, 1)}")
                 if sub.empty and tg.empty:
                     ax.plot([], [], "-o", color=col, label=f"{vs} (no solved portfolio)")
-            handles, labels = ax.get_legend_handles_labels()
-            if not ctx.frontier[(ctx.frontier["risk_measure"] == rm)
-                                & (ctx.frontier["kind"] == "target")].empty:
-                handles.append(Line2D([], [], marker="*", ls="", ms=12, mfc="white", mec="black"))
-                labels.append("headline (min risk at target return)")
-            ax.legend(handles, labels, loc="lower right", frameon=True)
+            ax.legend(loc="lower right", frameon=True, title="stars: headline (min risk at the "
+                      "target return)", title_fontsize=7.5)
             ax.set_xlabel(f"risk: {risk_label(rm, ctx.cfg)} (%)")
             ax.set_ylabel("expected return (%)")
             ax.set_title(f"Efficient frontiers, {rm}: prior and every view set")
@@ -236,8 +238,12 @@ def _section_exposures(ctx: _Context) -> _Section:
         if not rows:
             sec.notes.append(f"{rm}: no solved frontier portfolio, no exposure chart.")
             continue
+        missing = [vs for vs in ctx.view_sets if vs not in rows]
+        if missing:
+            sec.notes.append(f"{rm}: no solved frontier portfolio for {', '.join(missing)} "
+                             "(left out of the exposure chart).")
         with rc_context(_RC):
-            fig = Figure(figsize=(4.6 * len(panels) + 2.6, 3.0 * len(rows) + 0.6))
+            fig = Figure(figsize=(4.6 * len(panels) + 2.6, 3.0 * len(rows) + 0.6), layout="constrained")
             axes = fig.subplots(len(rows), len(panels), squeeze=False, sharex=True, sharey="col")
             for i, vs in enumerate(rows):
                 sub = ctx.ok_frontier(vs, rm)
@@ -262,10 +268,9 @@ def _section_exposures(ctx: _Context) -> _Section:
                         for n in opt_names]
             handles += [Line2D([], [], color="black", ls="--", label="net (sum of the panel)"),
                         Line2D([], [], color="grey", ls=":", label="headline target return")]
-            fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+            fig.legend(handles=handles, loc="outside right center", frameon=False)
             fig.suptitle(f"Exposures along the {rm} frontiers (positive and negative parts stacked "
-                         "separately)", y=1.0)
-            fig.tight_layout()
+                         "separately)")
             fname = ctx.save(fig, f"exposures_{rm}")
         sec.figures.append((fname, f"Exposure composition along each {rm} frontier, by expected "
                                    "return. Options (hatched) in units of underlying notional per "
@@ -283,13 +288,12 @@ def _heatmap(ax: Any, mat: pd.DataFrame, cmap: str, title: str, center: float | 
     ax.set_xticks(range(mat.shape[1]), [str(c) for c in mat.columns], rotation=20, ha="right")
     ax.set_yticks(range(mat.shape[0]), [str(i) for i in mat.index])
     ax.grid(False)
-    lo, hi = (finite.min(), finite.max()) if finite.size else (0, 1)
     for (r, c), v in np.ndenumerate(vals):
         if np.isfinite(v):
-            rel = (v - lo) / (hi - lo) if hi > lo else 0.5
-            dark = rel > 0.65 or (norm is not None and rel < 0.2)
+            red, green, blue, _ = im.cmap(im.norm(v))
+            luminance = 0.299 * red + 0.587 * green + 0.114 * blue
             ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=7.5,
-                    color="white" if dark else "black")
+                    color="white" if luminance < 0.5 else "black")
     ax.set_title(title)
     cb = ax.figure.colorbar(im, ax=ax, fraction=0.08, pad=0.03)
     cb.set_label("%")
@@ -302,7 +306,7 @@ def _section_stress(ctx: _Context) -> _Section:
         sec.notes.append("No stress table (no solved portfolio): stress matrix skipped.")
         return sec
     evs = [v for v in ctx.view_sets if v in set(st["eval_view_set"])]
-    targets = dict(zip(ctx.frontier["portfolio"], ctx.frontier["target"])) if not ctx.frontier.empty else {}
+    targets = target_lookup(ctx.frontier)
     alpha = (ctx.cfg.get("optimization") or {}).get("alpha")
     for rm in ctx.risk_measures:
         sub = st[(st["portfolio_view_set"] == "prior") & (st["risk_measure"] == rm)].copy()
@@ -311,8 +315,10 @@ def _section_stress(ctx: _Context) -> _Section:
             continue
         sub["_k"] = (sub["kind"] != "frontier").astype(int)
         sub = sub.sort_values(["_k", "point"])
-        sub["label"] = [f"p{p}" if k == "frontier" else f"headline {pct(targets.get(pf), 1)}"
-                        for k, p, pf in zip(sub["kind"], sub["point"], sub["portfolio"])]
+        sub["label"] = [f"p{p}" if k == "frontier" else
+                        f"headline {pct(targets.get((v, r, k, p)), 1)}"
+                        for v, r, k, p in zip(sub["portfolio_view_set"], sub["risk_measure"],
+                                              sub["kind"], sub["point"])]
         order = list(dict.fromkeys(sub["label"]))
         er = sub.pivot_table(index="label", columns="eval_view_set", values="expected_return",
                              aggfunc="first").reindex(index=order, columns=evs)
@@ -320,14 +326,13 @@ def _section_stress(ctx: _Context) -> _Section:
                              aggfunc="first").reindex(index=order, columns=evs)
         with rc_context(_RC):
             w = 1.2 * len(evs) + 2.4
-            fig = Figure(figsize=(2 * w + 0.8, 0.32 * len(order) + 2.0))
+            fig = Figure(figsize=(2 * w + 0.8, 0.32 * len(order) + 2.0), layout="constrained")
             a1, a2 = fig.subplots(1, 2)
             _heatmap(a1, er, "RdYlGn", "expected return (%)", center=0.0)
             conf = f"{pct(1 - alpha, 0)} " if alpha is not None else ""
             _heatmap(a2, cv, "YlOrRd", f"{conf}CVaR loss of P&L (%)")
             a1.set_ylabel(f"prior {rm} frontier portfolio (low → high return)")
             fig.suptitle(f"Stress matrix: prior {rm} frontier evaluated under every view set")
-            fig.tight_layout()
             fname = ctx.save(fig, f"stress_{rm}")
         sec.figures.append((fname, f"Prior {rm} frontier portfolios (rows) evaluated under each "
                                    "probability vector (columns). CVaR is the loss of raw P&L."))
@@ -396,7 +401,7 @@ def _section_views(ctx: _Context) -> _Section:
         nrows = int(np.ceil(n / ncols))
         col = ctx.colors[vs]
         with rc_context(_RC):
-            fig = Figure(figsize=(4.3 * ncols, 3.4 * nrows + 0.5))
+            fig = Figure(figsize=(max(4.3 * ncols, 7.0), 3.4 * nrows + 0.7), layout="constrained")
             axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
             for ax, (on, series, label) in zip(axes, dens):
                 _density(ax, series.to_numpy(float), pr, q, col, vs, label,
@@ -406,12 +411,12 @@ def _section_views(ctx: _Context) -> _Section:
                 ax.set_visible(False)
             re_ = float(info["relative_entropy"])
             ens = float(info["effective_scenarios"])
-            fig.suptitle(f"{vs}: relative entropy {re_:.4f}, effective scenarios "
+            fig.suptitle(f"View set {vs}\nrelative entropy {re_:.4f}, effective scenarios "
                          f"{pct(ens, 1)} ({ens * len(q):,.0f} of {len(q):,})")
-            fig.tight_layout()
             fname = ctx.save(fig, f"views_{vs}")
-        sec.figures.append((fname, f"{vs}: prior (grey) vs posterior densities of the viewed "
-                                   "variables, and the scenario probability ratios q/p sorted."))
+        what = ("prior (grey) vs posterior densities of the viewed variables, and " if dens else "")
+        sec.figures.append((fname, f"{vs}: {what}the posterior/prior probability ratios q/p of "
+                                   "the scenarios, sorted (1 = unchanged)."))
     if checks is not None and not checks.empty:
         sec.html_blocks.append(_checks_html(checks))
     return sec
@@ -420,12 +425,14 @@ def _section_views(ctx: _Context) -> _Section:
 def _density(ax: Any, x: np.ndarray, p: np.ndarray, q: np.ndarray, col: Any, vs: str,
              label: str, checks: pd.DataFrame) -> None:
     x = 100 * x
-    lo, hi = np.quantile(x, [0.002, 0.998])
-    edges = np.linspace(lo, hi, 61)
-    hp, _ = np.histogram(x, bins=edges, weights=p, density=True)
-    hq, _ = np.histogram(x, bins=edges, weights=q, density=True)
-    ax.stairs(hp, edges, fill=True, color="0.75", label="prior")
-    ax.stairs(hq, edges, color=col, lw=1.8, label=f"posterior ({vs})")
+    grid, fp = _smooth_density(x, p)
+    _, fq = _smooth_density(x, q, grid)
+    ax.fill_between(grid, fp, color="0.78", lw=0, label="prior")
+    ax.plot(grid, fp, color="0.45", lw=1)
+    ax.plot(grid, fq, color=col, lw=2, label=f"posterior ({vs})")
+    lo, hi = np.quantile(x, [0.0005, 0.9995])
+    pad = 0.05 * (hi - lo)
+    ax.set_xlim(lo - pad, hi + pad)
     mp, mq = float(p @ x), float(q @ x)
     ax.axvline(mp, color="0.4", lw=1, ls="--")
     ax.axvline(mq, color=col, lw=1, ls=":")
@@ -443,6 +450,30 @@ def _density(ax: Any, x: np.ndarray, p: np.ndarray, q: np.ndarray, col: Any, vs:
     ax.legend(loc="upper right")
 
 
+def _smooth_density(x: np.ndarray, w: np.ndarray, grid: np.ndarray | None = None,
+                    n_grid: int = 800) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted Gaussian kernel density on a grid (binned, so linear in the number of scenarios).
+
+    The bandwidth is Silverman's rule with the weighted standard deviation and the effective
+    number of scenarios ``1 / Σw²``.
+    """
+    w = np.asarray(w, float) / np.sum(w)
+    mean = float(w @ x)
+    sd = float(np.sqrt(w @ (x - mean) ** 2)) or 1.0
+    n_eff = 1.0 / float(np.sum(w ** 2))
+    h = 1.06 * sd * n_eff ** (-0.2)
+    if grid is None:
+        grid = np.linspace(x.min() - 3 * h, x.max() + 3 * h, n_grid)
+    step = grid[1] - grid[0]
+    edges = np.concatenate([grid - step / 2, [grid[-1] + step / 2]])
+    mass, _ = np.histogram(x, bins=edges, weights=w)
+    half = int(np.ceil(4 * h / step))
+    k = np.exp(-0.5 * (np.arange(-half, half + 1) * step / h) ** 2)
+    k /= k.sum()
+    dens = np.convolve(mass, k, mode="same") / step
+    return grid, dens
+
+
 def _ratio_panel(ax: Any, p: np.ndarray, q: np.ndarray, col: Any, vs: str) -> None:
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(p > 0, q / p, np.nan)
@@ -453,26 +484,53 @@ def _ratio_panel(ax: Any, p: np.ndarray, q: np.ndarray, col: Any, vs: str) -> No
     pos = ratio[ratio > 0]
     if pos.size and pos.max() / pos.min() > 20:
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     ax.set_xlabel("scenarios sorted by q/p (% of scenarios)")
     ax.set_ylabel("probability ratio q/p")
     ax.set_title("scenario probabilities vs prior")
     ax.legend(loc="upper right")
 
 
-def _section_greeks(ctx: _Context) -> _Section:
+def _greeks_wide(gk: pd.DataFrame) -> pd.DataFrame:
+    """``greeks.parquet`` as one row per (portfolio, underlying) and one column per Greek.
+
+    Accepts the wide layout (``portfolio, underlying, delta, gamma, ...``) and a long one
+    (``portfolio, greek, underlying, value``).
+    """
+    if {"greek", "value"} <= set(gk.columns):
+        gk = gk.pivot_table(index=["portfolio", "underlying"], columns="greek", values="value",
+                            aggfunc="sum").reset_index()
+        gk.columns.name = None
+    return gk
+
+
+def _greek_columns(gk: pd.DataFrame) -> list[str]:
+    extra = [c for c in gk.columns if c not in ("portfolio", "underlying", *GREEKS)
+             and pd.api.types.is_numeric_dtype(gk[c])]
+    return [g for g in GREEKS if g in gk.columns] + extra
+
+
+def _section_greeks(ctx: _Context, max_underlyings: int = 6) -> _Section:
     sec = _Section("Portfolio Greeks along the frontiers")
     gk = ctx.run.get("greeks")
     if gk is None:
         sec.notes.append("Greeks chart skipped: greeks.parquet is not in this run folder.")
         return sec
-    greeks = [g for g in GREEKS if g in gk.columns]
-    if gk.empty or not greeks or ctx.frontier.empty:
+    gk = _greeks_wide(gk)
+    greeks = _greek_columns(gk)
+    if gk.empty or not greeks or "underlying" not in gk or ctx.frontier.empty:
         sec.notes.append("Greeks chart skipped: greeks.parquet has no rows or no Greek columns.")
         return sec
-    cols = ["portfolio", "view_set", "risk_measure", "kind", "expected_return", "status"]
-    merged = gk.merge(ctx.frontier[cols], on="portfolio", how="inner")
+    ident = ["view_set", "risk_measure", "kind", "point"]
+    if set(ident) <= set(gk.columns):  # row identity: unambiguous
+        right = ctx.frontier[ident + ["expected_return", "status"]]
+        merged = gk.drop(columns=["portfolio"], errors="ignore").merge(right, on=ident, how="inner")
+    else:  # portfolio ids repeat when there are several targets: first row per id
+        right = ctx.frontier[["portfolio"] + ident + ["expected_return", "status"]]
+        merged = gk.merge(right.drop_duplicates("portfolio"), on="portfolio", how="inner")
     merged = merged[merged["status"].isin(OK_STATUSES)]
-    underlyings = list(dict.fromkeys(merged["underlying"].astype(str)))
+    merged = merged.assign(underlying=merged["underlying"].astype(str))
     styles = ["-", "--", "-.", ":"]
     markers = ["o", "s", "^", "D", "v", "P"]
     for rm in ctx.risk_measures:
@@ -480,24 +538,53 @@ def _section_greeks(ctx: _Context) -> _Section:
         if sub.empty:
             sec.notes.append(f"{rm}: no Greeks for solved portfolios.")
             continue
+        # underlyings that matter, largest |greek| first; a fixed style per underlying
+        size = sub.groupby("underlying")[greeks].apply(lambda d: d.abs().max()).max(axis=1)
+        ranked = [u for u in size.sort_values(ascending=False).index if size[u] > 0]
+        # underlyings with a non-delta Greek (options, rates): their delta is the interesting one;
+        # a delta-only underlying's delta is just its cash exposure (see the exposure chart)
+        others = [g for g in greeks if g != "delta"]
+        nonlinear = [u for u in ranked
+                     if others and sub.loc[sub["underlying"] == u, others].abs().max().max() > 0]
+        ranked = nonlinear + [u for u in ranked if u not in nonlinear]
+        style = {u: (styles[i % len(styles)], markers[i % len(markers)]) for i, u in enumerate(ranked)}
+        used: set[str] = set()
+        dropped: set[str] = set()
+        delta_note = ""
         with rc_context(_RC):
             ncols = 3
             nrows = int(np.ceil((len(greeks) + 1) / ncols))
-            fig = Figure(figsize=(4.2 * ncols, 3.1 * nrows + 0.5))
+            fig = Figure(figsize=(4.2 * ncols, 3.1 * nrows + 0.5), layout="constrained")
             axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
             for ax, g in zip(axes, greeks):
-                for vs in ctx.view_sets:
-                    for u_i, u in enumerate(underlyings):
+                mag = sub.groupby("underlying")[g].apply(lambda c: c.abs().max()).fillna(0)
+                present = [u for u in ranked if mag.get(u, 0) > 0]
+                if g == "delta" and any(u in nonlinear for u in present):
+                    delta_only = [u for u in present if u not in nonlinear]
+                    present = [u for u in present if u in nonlinear]
+                    if delta_only:
+                        delta_note = (f"{rm}: delta panel shows the underlyings with options or "
+                                      "rate sensitivity; the delta of "
+                                      f"{', '.join(delta_only)} is its cash exposure (exposure "
+                                      "chart).")
+                dropped.update(present[max_underlyings:])
+                for u in present[:max_underlyings]:
+                    used.add(u)
+                    ls, mk = style[u]
+                    for vs in ctx.view_sets:
                         d = sub[(sub["view_set"] == vs) & (sub["underlying"] == u)]
                         fr = d[d["kind"] == "frontier"].sort_values("expected_return")
                         if not fr.empty:
-                            ax.plot(100 * fr["expected_return"], fr[g], color=ctx.colors[vs],
-                                    ls=styles[u_i % len(styles)], marker=markers[u_i % len(markers)],
-                                    ms=3, lw=1.5)
-                        for t in d[d["kind"] == "target"].itertuples():
-                            ax.scatter(100 * t.expected_return, getattr(t, g), marker="*", s=140,
+                            ax.plot(100 * fr["expected_return"], fr[g], color=ctx.colors[vs], ls=ls,
+                                    marker=mk, ms=3, lw=1.5)
+                        tg = d[d["kind"] == "target"]
+                        if not tg.empty:
+                            ax.scatter(100 * tg["expected_return"], tg[g], marker="*", s=140,
                                        color=ctx.colors[vs], edgecolor="black", linewidth=0.7,
                                        zorder=5)
+                if not present:
+                    ax.text(0.5, 0.5, f"no {g} exposure", ha="center", va="center",
+                            transform=ax.transAxes, color="0.4")
                 ax.axhline(0, color="black", lw=0.6)
                 ax.set_title(g)
                 ax.set_xlabel("expected return of the frontier portfolio (%)")
@@ -505,17 +592,20 @@ def _section_greeks(ctx: _Context) -> _Section:
             leg_ax = axes[len(greeks)]
             leg_ax.set_axis_off()
             handles = [Line2D([], [], color=ctx.colors[v], lw=2, label=v) for v in ctx.view_sets]
-            handles += [Line2D([], [], color="black", ls=styles[i % len(styles)],
-                               marker=markers[i % len(markers)], label=f"underlying {u}")
-                        for i, u in enumerate(underlyings)]
+            handles += [Line2D([], [], color="black", ls=style[u][0], marker=style[u][1],
+                               label=f"underlying {u}") for u in ranked if u in used]
             handles.append(Line2D([], [], marker="*", ls="", ms=12, mfc="white", mec="black",
                                   label="headline portfolio"))
             leg_ax.legend(handles=handles, loc="center", frameon=False)
             for ax in axes[len(greeks) + 1:]:
                 ax.set_visible(False)
             fig.suptitle(f"Portfolio Greeks per underlying along the {rm} frontiers")
-            fig.tight_layout()
             fname = ctx.save(fig, f"greeks_{rm}")
+        if delta_note:
+            sec.notes.append(delta_note)
+        if dropped - used:
+            sec.notes.append(f"{rm}: Greeks chart shows the {max_underlyings} largest underlyings per "
+                             f"Greek; smaller ones left out: {', '.join(sorted(dropped - used))}.")
         sec.figures.append((fname, f"Greeks of the {rm} frontier portfolios by underlying "
                                    "(from greeks.parquet)."))
     return sec
@@ -594,7 +684,8 @@ def _headline_html(ctx: _Context) -> str:
         return "<p class='note'>No headline portfolios (optimization.targets is empty).</p>"
     tg = fr[fr["kind"] == "target"]
     df = pd.DataFrame({
-        "portfolio": tg["portfolio"].astype(str), "status": tg["status"].astype(str),
+        "portfolio": [headline_label(r) for r in tg.itertuples()],
+        "status": tg["status"].astype(str),
         "E[return]": tg["expected_return"].map(pct), "risk": tg["risk"].map(pct),
         "vᵀe": tg["budget"].map(pct), "gross Σ|e|": tg["gross_exposure"].map(pct),
     })

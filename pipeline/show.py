@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any, Callable, Mapping, TextIO
 
@@ -27,18 +28,25 @@ OK_STATUSES = ("optimal", "optimal_inaccurate")
 MIN_EXPOSURE = 0.005  # exposures below 0.5 % in every headline portfolio are left out
 
 
-def show_run(run_dir: Path | str, stream: TextIO = sys.stdout, width: int | None = None) -> None:
+def show_run(run_dir: Path | str, stream: TextIO | None = None, width: int | None = None) -> None:
     """Print the headline tables of a finished run folder.
 
     Parameters
     ----------
     run_dir : a run folder (with ``manifest.json``).
-    stream : where to write (default ``sys.stdout``).
+    stream : where to write (default: ``sys.stdout`` at call time, so redirection works).
     width : line width for wrapping wide tables (default: the terminal width, at least 60).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``run_dir`` is not a finished run folder (no ``manifest.json``).
     """
     from pipeline.store import read_run
 
     run = read_run(run_dir)
+    if stream is None:
+        stream = sys.stdout
     if width is None:
         width = shutil.get_terminal_size((120, 24)).columns
     unicode_ok = "utf" in (getattr(stream, "encoding", None) or "utf-8").lower()
@@ -67,6 +75,9 @@ def format_run(run: Mapping[str, Any], *, width: int = 120, run_dir: Path | str 
         out.append(title)
         out.append(rule * min(width, max(len(title), 20)))
 
+    def para(text: str) -> None:
+        out.extend(textwrap.wrap(text, width=width) or [""])
+
     def table(df: pd.DataFrame, index: bool = True) -> None:
         if df.empty:
             out.append("(none)")
@@ -75,7 +86,8 @@ def format_run(run: Mapping[str, Any], *, width: int = 120, run_dir: Path | str 
 
     man = run.get("manifest", {}) or {}
     cfg = man.get("config", {}) or {}
-    out.append(_header(run, man, cfg, run_dir))
+    for line in _header(run, man, cfg, run_dir, " · " if unicode else " | ").splitlines():
+        out.extend(textwrap.wrap(line, width=width, break_long_words=False) or [""])
 
     # ---- views -----------------------------------------------------------------------------
     views = run.get("views")
@@ -94,10 +106,11 @@ def format_run(run: Mapping[str, Any], *, width: int = 120, run_dir: Path | str 
                 + (f" ({x * n_scen:,.0f})" if n_scen else "")),
             "max residual": views["max_residual"].map(lambda x: "-" if _isnan(x) else f"{x:.1e}"),
         })
-        msgs = views["message"].fillna("").astype(str) if "message" in views else None
-        if msgs is not None and (msgs != "").any():
-            vt_df["message"] = msgs.values
         table(vt_df, index=False)
+        if "message" in views:
+            for name, msg in zip(views["view_set"], views["message"].fillna("").astype(str)):
+                if msg:
+                    para(f"{name}: {msg}")
         checks = run.get("view_checks")
         if checks is not None and not checks.empty:
             out.append("")
@@ -122,13 +135,17 @@ def format_run(run: Mapping[str, Any], *, width: int = 120, run_dir: Path | str 
             if sub.empty:
                 continue
             section(f"Frontier: {vs} / {risk_label(rm, cfg)}")
+            statuses = set(sub["status"].astype(str))
+            if len(statuses) == 1 and not statuses & set(OK_STATUSES):
+                para(f"all {len(sub)} portfolios {statuses.pop()}")
+                continue
             sub = sub.sort_values(["kind", "point"], key=lambda c: c.map(_kind_key) if c.name == "kind" else c)
             df = pd.DataFrame({
                 "point": [_point_label(k, p, t) for k, p, t in zip(sub["kind"], sub["point"], sub["target"])],
                 "status": sub["status"].astype(str).values,
                 "E[return]": sub["expected_return"].map(pct).values,
                 "risk": sub["risk"].map(pct).values,
-                sig: sub[ecols].sum(axis=1).map(pct).values if ecols else "-",
+                sig: sub[ecols].sum(axis=1, min_count=1).map(pct).values if ecols else "-",
                 vt: sub["budget"].map(pct).values,
                 "gross": sub["gross_exposure"].map(pct).values,
             })
@@ -149,7 +166,7 @@ def format_run(run: Mapping[str, Any], *, width: int = 120, run_dir: Path | str 
             "target": tg["target"].map(pct).values,
             "E[return]": tg["expected_return"].map(pct).values,
             "risk": tg["risk"].map(pct).values,
-            sig: tg[ecols].sum(axis=1).map(pct).values if ecols else "-",
+            sig: tg[ecols].sum(axis=1, min_count=1).map(pct).values if ecols else "-",
             vt: tg["budget"].map(pct).values,
             "gross": tg["gross_exposure"].map(pct).values,
         })
@@ -161,12 +178,17 @@ def format_run(run: Mapping[str, Any], *, width: int = 120, run_dir: Path | str 
             keep = ex.abs().max(axis=1).fillna(0) >= MIN_EXPOSURE
             kinds = instrument_kinds(run)
             ex = ex[keep]
+            unsolved = [c for c, ok in zip(labels, tg["status"].isin(OK_STATUSES)) if not ok]
+            ex = ex.drop(columns=[c for c in unsolved if c in ex.columns])
             out.append("")
-            out.append(f"Main exposures (% of portfolio value; |e| >= {pct(MIN_EXPOSURE, 1)} somewhere;"
-                       " options per unit of underlying notional):")
-            shown = ex.map(pct)
-            shown.insert(0, "kind", [kinds.get(n, "") for n in ex.index])
-            table(shown)
+            para(f"Main exposures (% of portfolio value; |e| >= {pct(MIN_EXPOSURE, 1)} in some "
+                 "headline portfolio; options in underlying notional):")
+            if ex.shape[1]:
+                shown = ex.map(pct)
+                shown.insert(0, "kind", [kinds.get(n, "") for n in ex.index])
+                table(shown)
+            if unsolved:
+                para(f"Not solved (no exposures): {', '.join(unsolved)}.")
 
     # ---- stress ------------------------------------------------------------------------------
     st = run.get("stress")
@@ -175,9 +197,9 @@ def format_run(run: Mapping[str, Any], *, width: int = 120, run_dir: Path | str 
         out.append("(no stress table)")
     else:
         evs = [v for v in view_set_order(run) if v in set(st["eval_view_set"])]
-        out.append("E[return] and CVaR (loss of raw P&L at alpha "
-                   f"{pct(cfg.get('optimization', {}).get('alpha', np.nan), 0)}) under each "
-                   "evaluating view set, in %.")
+        para("E[return] and CVaR (loss of raw P&L at alpha "
+             f"{pct(cfg.get('optimization', {}).get('alpha', np.nan), 0)}) under each "
+             "evaluating view set, in %.")
         for rm in risk_measure_order(run):
             sub = st[(st["portfolio_view_set"] == "prior") & (st["risk_measure"] == rm)]
             if sub.empty:
@@ -187,12 +209,12 @@ def format_run(run: Mapping[str, Any], *, width: int = 120, run_dir: Path | str 
             table(stress_matrix(sub, evs, fr))
         heads = st[st["kind"] == "target"]
         if not heads.empty:
-            targets = dict(zip(fr["portfolio"], fr["target"]))
+            targets = target_lookup(fr)
             heads = heads.sort_values(["portfolio_view_set", "risk_measure", "point"],
                                       key=_order_key(view_set_order(run), risk_measure_order(run),
                                                      "portfolio_view_set"))
-            labels = [f"{a}/{b} @{pct(targets.get(p), 1)}" for a, b, p in
-                      zip(heads["portfolio_view_set"], heads["risk_measure"], heads["portfolio"])]
+            labels = [f"{a}/{b} @{pct(targets.get((a, b, 'target', p)), 1)}" for a, b, p in
+                      zip(heads["portfolio_view_set"], heads["risk_measure"], heads["point"])]
             out.append("")
             out.append("Headline portfolios of every view set:")
             table(_metric_pivot(heads.assign(label=labels), "label", evs, order=_unique(labels)))
@@ -203,10 +225,9 @@ def format_run(run: Mapping[str, Any], *, width: int = 120, run_dir: Path | str 
 def stress_matrix(sub: pd.DataFrame, eval_sets: list[str], frontier: pd.DataFrame | None = None) -> pd.DataFrame:
     """Formatted (portfolio × (metric, eval view set)) table for one frontier's stress rows."""
     sub = sub.sort_values(["kind", "point"], key=lambda c: c.map(_kind_key) if c.name == "kind" else c)
-    targets = {}
-    if frontier is not None and "target" in frontier:
-        targets = dict(zip(frontier["portfolio"], frontier["target"]))
-    labels = [_point_label(k, p, targets.get(pf)) for k, p, pf in zip(sub["kind"], sub["point"], sub["portfolio"])]
+    targets = target_lookup(frontier) if frontier is not None else {}
+    labels = [_point_label(k, p, targets.get((v, r, k, p)))
+              for v, r, k, p in zip(sub["portfolio_view_set"], sub["risk_measure"], sub["kind"], sub["point"])]
     sub = sub.assign(label=labels)
     return _metric_pivot(sub, "label", eval_sets, order=_unique(labels))
 
@@ -227,9 +248,9 @@ def _metric_pivot(df: pd.DataFrame, row: str, eval_sets: list[str],
 
 
 def _header(run: Mapping[str, Any], man: Mapping[str, Any], cfg: Mapping[str, Any],
-            run_dir: Path | str | None) -> str:
+            run_dir: Path | str | None, sep: str = " | ") -> str:
     name = man.get("name", cfg.get("name", "run"))
-    title = f"Run {name}" + (f"  ({run_dir})" if run_dir is not None else "")
+    title = f"Run {name}" + (f"\nfolder: {run_dir}" if run_dir is not None else "")
     bits = []
     if "seed" in man:
         bits.append(f"seed {man['seed']}")
@@ -245,7 +266,7 @@ def _header(run: Mapping[str, Any], man: Mapping[str, Any], cfg: Mapping[str, An
     wall = (man.get("timings_seconds") or {}).get("wall")
     if wall is not None:
         bits.append(f"wall {wall:.1f} s")
-    return title + ("\n" + " | ".join(bits) if bits else "")
+    return title + ("\n" + sep.join(bits) if bits else "")
 
 
 # -- shared helpers (also used by pipeline.report) -------------------------------------------
@@ -333,6 +354,19 @@ def risk_measure_order(run: Mapping[str, Any]) -> list[str]:
     if fr is not None and not fr.empty:
         names += [str(r) for r in fr["risk_measure"].unique()]
     return _unique(names)
+
+
+def target_lookup(frontier: pd.DataFrame) -> dict[tuple[str, str, str, int], float]:
+    """``{(view_set, risk_measure, kind, point): target return}``.
+
+    Keyed by the row identity rather than the ``portfolio`` id, which is not unique when
+    ``optimization.targets`` has several entries.
+    """
+    if frontier is None or frontier.empty or "target" not in frontier:
+        return {}
+    keys = zip(frontier["view_set"].astype(str), frontier["risk_measure"].astype(str),
+               frontier["kind"].astype(str), frontier["point"].astype(int))
+    return dict(zip(keys, frontier["target"]))
 
 
 def exposure_columns(frontier: pd.DataFrame) -> list[str]:

@@ -209,7 +209,7 @@ def _problem(key: str, cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, rm:
 def _row(scen: ScenarioSet, view: str, rm: str, kind: str, point: int, res: OptimizationResult) -> dict[str, Any]:
     e = res.exposures
     row = {"view_set": view, "risk_measure": rm, "kind": kind, "point": point,
-           "portfolio": f"{view}/{rm}/{kind}{point if kind == 'frontier' else ''}",
+           "portfolio": f"{view}/{rm}/{kind}{point}",
            "target": res.target, "status": res.status, "expected_return": res.expected_return,
            "risk": res.risk, "budget": float(scen.v @ e), "gross_exposure": float(np.abs(e).sum()),
            "seconds": res.seconds, "message": res.message}
