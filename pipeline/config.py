@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from tasks.instruments import Cash, EuropeanOption, Instrument, market_value
 from tasks.risk_measures import RiskMeasure
-from tasks.views import OPS, STATS, View
+from tasks.views import OPS, STATS, View, parse_expression
 
 __all__ = [
     "ConfigError",
@@ -90,10 +90,15 @@ InstrumentSpec = Annotated[Union[CashSpec, OptionSpec], Field(discriminator="kin
 
 
 class ViewSpec(_Model):
+    """One view ``stat(on) op value`` (see :class:`tasks.views.View`)."""
+
     stat: str
-    on: str
+    on: str | list[str] | dict[str, float]
     op: str
     value: float | str
+    alpha: float | None = Field(default=None, gt=0.0, lt=1.0, description="VaR/CVaR tail probability")
+    confidence: float = Field(default=1.0, gt=0.0, le=1.0)
+    threshold: float | None = Field(default=None, description="x in P(X <= x) for stat: prob")
 
     @field_validator("stat")
     @classmethod
@@ -112,16 +117,27 @@ class ViewSpec(_Model):
     @field_validator("value")
     @classmethod
     def _value(cls, v: float | str) -> float | str:
-        if isinstance(v, str) and v.strip() != "prior":
-            raise ValueError("value must be a number or 'prior'")
-        if isinstance(v, float) and not np.isfinite(v):
+        if isinstance(v, str):
+            try:
+                parse_expression(v, allowed=("prior", "prior_mean", "prior_vol"))
+            except ValueError as exc:
+                raise ValueError(f"value must be a number or an expression over prior, prior_mean and "
+                                 f"prior_vol, e.g. 'prior * 1.2' ({exc})") from None
+        elif not np.isfinite(v):
             raise ValueError("value must be finite")
         return v
 
+    def to_view(self) -> View:
+        return View(self.stat, self.on, self.op, self.value, alpha=self.alpha,
+                    confidence=self.confidence, threshold=self.threshold)
+
 
 class ViewSetSpec(_Model):
+    """A set of views solved together: Sequential Entropy Pooling (H1, H2) or Meucci's original."""
+
     name: str = Field(min_length=1)
-    method: Literal["original"] = "original"
+    method: Literal["H1", "H2", "original"] = "H1"
+    stages: list[list[int]] | None = Field(default=None, description="custom stage order: view indices")
     views: list[ViewSpec] = Field(min_length=1)
 
 
@@ -214,7 +230,8 @@ class RunConfig(_Model):
         return np.array(lo), np.array(hi)
 
     def view_sets(self) -> dict[str, list[View]]:
-        return {vs.name: [View(v.stat, v.on, v.op, v.value) for v in vs.views] for vs in self.views}
+        """View objects of every view set, by name."""
+        return {vs.name: [v.to_view() for v in vs.views] for vs in self.views}
 
     def output_dir(self) -> Path:
         """Output folder: ``output.dir`` or ``runs/<name>``, relative to the working directory."""
@@ -373,10 +390,21 @@ def _check_semantics(cfg: RunConfig) -> None:
         if vs.name == "prior":
             raise ConfigError(f"views[{i}].name", "'prior' is reserved for the prior probabilities")
         for j, v in enumerate(vs.views):
-            if v.on not in variables:
-                raise ConfigError(f"views[{i}].views[{j}].on", f"unknown driver or instrument {v.on!r}")
+            key = f"views[{i}].views[{j}]"
+            try:
+                view = v.to_view()
+            except ValueError as exc:
+                raise ConfigError(key, str(exc)) from None
+            for name in view.variables:
+                if name not in variables:
+                    raise ConfigError(f"{key}.on", f"unknown driver or instrument {name!r}")
             if v.stat in ("vol", "var") and isinstance(v.value, float) and v.value < 0:
-                raise ConfigError(f"views[{i}].views[{j}].value", f"{v.stat} must be >= 0")
+                raise ConfigError(f"{key}.value", f"{v.stat} must be >= 0")
+        if vs.stages is not None:
+            flat = sorted(k for st in vs.stages for k in st)
+            if flat != list(range(len(vs.views))):
+                raise ConfigError(f"views[{i}].stages",
+                                  f"must list every view index 0..{len(vs.views) - 1} exactly once")
     _check_bounds(cfg)
 
 

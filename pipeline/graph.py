@@ -43,7 +43,7 @@ class RunResult:
 
 def _views_row(o: stages.ViewOutcome) -> dict[str, Any]:
     return {"view_set": o.name, "method": o.method, "status": o.status, "message": o.message,
-            "n_views": o.n_views, "relative_entropy": o.relative_entropy,
+            "n_views": o.n_views, "n_stages": o.n_stages, "relative_entropy": o.relative_entropy,
             "effective_scenarios": o.effective_scenarios, "max_residual": o.max_residual,
             "seconds": o.seconds}
 
@@ -100,7 +100,7 @@ def _restore_view(store: RunStore, i: int) -> stages.ViewOutcome | None:
     return stages.ViewOutcome(str(row["view_set"]), str(row["method"]), str(row["status"]), q,
                               float(row["relative_entropy"]), float(row["effective_scenarios"]),
                               float(row["max_residual"]), int(row["n_views"]), float(row["seconds"]),
-                              str(row["message"]), checks.to_dict("records"))
+                              str(row["message"]), checks.to_dict("records"), int(row["n_stages"]))
 
 
 def _save_view(store: RunStore, i: int, o: stages.ViewOutcome) -> None:
@@ -116,7 +116,8 @@ def _save_view(store: RunStore, i: int, o: stages.ViewOutcome) -> None:
     store.write_part("views", part, pd.DataFrame([_views_row(o)]))  # last: marks the view done
 
 
-CHECK_COLUMNS = ["view_set", "view", "stat", "on", "op", "target", "prior_value", "attained", "violation"]
+CHECK_COLUMNS = ["view_set", "view", "stat", "on", "op", "target", "prior_value", "attained", "violation",
+                 "confidence", "attained_unblended"]
 
 
 def execute(cfg: RunConfig, client: Client, store: RunStore, *, log: Log = print,
@@ -156,6 +157,7 @@ def execute(cfg: RunConfig, client: Client, store: RunStore, *, log: Log = print
     view_sets = cfg.view_sets()
     vnames = ["prior"] + list(view_sets)
     methods = {vs.name: vs.method for vs in cfg.views}
+    stage_orders = {vs.name: vs.stages for vs in cfg.views}
     outcomes: dict[str, stages.ViewOutcome] = {}
     view_f: dict[str, Future] = {}
     for i, name in enumerate(vnames):
@@ -168,7 +170,7 @@ def execute(cfg: RunConfig, client: Client, store: RunStore, *, log: Log = print
             view_f[name] = client.submit(stages.prior_outcome, scen, key=key("view", 0))
         else:
             view_f[name] = client.submit(stages.solve_views, scen, name, methods[name], view_sets[name],
-                                         key=key("view", i))
+                                         stage_orders[name], key=key("view", i))
 
     # ---- 3. optimisation ---------------------------------------------------------------------
     opt = cfg.optimization

@@ -18,11 +18,12 @@ import pandas as pd
 from pipeline.config import RunConfig
 from tasks import scenarios as sc
 from tasks._arrays import aligned
-from tasks.entropy_pooling import ViewsInfeasible, effective_number_of_scenarios, solve_entropy_pooling
+from tasks.entropy_pooling import ViewsInfeasible
 from tasks.instruments import market_value, pnl_matrix
 from tasks.optimize import OptimizationResult, PortfolioProblem, frontier_targets
 from tasks.stress import stress_metrics
-from tasks.views import View, attained, original_rows, target_value
+from tasks.sequential import sequential_entropy_pooling
+from tasks.views import View
 
 __all__ = [
     "ScenarioSet",
@@ -90,6 +91,7 @@ class ViewOutcome(_Realigned):
     seconds: float = 0.0
     message: str = ""
     checks: list[dict[str, Any]] = field(default_factory=list)
+    n_stages: int = 0
 
     @property
     def ok(self) -> bool:
@@ -158,31 +160,26 @@ def prior_outcome(scen: ScenarioSet) -> ViewOutcome:
     return ViewOutcome("prior", "prior", "ok", scen.p)
 
 
-def solve_views(scen: ScenarioSet, name: str, method: str, views: list[View]) -> ViewOutcome:
-    """Entropy Pooling posterior of one view set; infeasible views give status 'infeasible'."""
+def solve_views(scen: ScenarioSet, name: str, method: str, views: list[View],
+                stage_order: list[list[int]] | None = None) -> ViewOutcome:
+    """Entropy Pooling posterior of one view set (Sequential EP H1/H2, or Meucci's original).
+
+    Infeasible or unattainable views give status 'infeasible' with the message; the run goes on.
+    """
     t0 = time.perf_counter()
-    col = {c: i for i, c in enumerate(scen.variables)}
+    X = pd.DataFrame(scen.X, columns=scen.variables, copy=False)
     try:
-        rows = original_rows(scen.X, scen.variables, scen.p, views)
-        res = solve_entropy_pooling(scen.p, rows.A, rows.b, rows.G, rows.h, names=rows.names)
+        res = sequential_entropy_pooling(X, scen.p, views, method=method, stages=stage_order)
     except ViewsInfeasible as exc:
         return ViewOutcome(name, method, "infeasible", None, np.nan, np.nan, np.nan, len(views),
                            time.perf_counter() - t0, str(exc))
-    q = res.posterior
-    checks = []
-    for v in views:
-        x = scen.X[:, col[v.on]]
-        tgt, got = target_value(x, scen.p, v), attained(x, q, v)
-        resid = got - tgt
-        viol = max(0.0, resid) if v.op == "<=" else max(0.0, -resid) if v.op == ">=" else abs(resid)
-        checks.append({"view_set": name, "view": v.label, "stat": v.stat, "on": v.on, "op": v.op,
-                       "target": tgt, "prior_value": attained(x, scen.p, v), "attained": got,
-                       "violation": viol})
-    max_violation = max((c["violation"] for c in checks), default=0.0)
-    return ViewOutcome(name, method, "ok", q, res.relative_entropy,
-                       effective_number_of_scenarios(q, scen.p),
-                       max(res.max_residual, max_violation), len(views), time.perf_counter() - t0,
-                       "" if res.converged else "solver did not reach its tolerance", checks)
+    checks = res.checks.copy()
+    checks.insert(0, "view_set", name)
+    checks["on"] = checks["on"].map(lambda o: o if isinstance(o, str) else str(o))
+    return ViewOutcome(name, method, "ok", res.posterior, res.relative_entropy, res.effective_scenarios,
+                       float(res.max_violation), len(views), time.perf_counter() - t0,
+                       "" if res.converged else "solver did not reach its tolerance",
+                       checks.to_dict("records"), n_stages=len(res.stages))
 
 
 # ---- optimisation -------------------------------------------------------------------------------

@@ -1,50 +1,515 @@
 """Stress views on scenario variables, turned into Entropy Pooling constraint rows.
 
-A view says ``stat(on) op value`` under the posterior, e.g. ``vol(DM_Equity) = 0.20``. The
-variables are columns of a scenario matrix X (S, n) — driver returns or instrument P&L.
+A view states ``stat(on) op value`` about the posterior distribution of the columns of a scenario
+matrix X (S, n) -- driver returns or instrument P&L, one row per scenario. All statistics are
+probability weighted with divisor 1; units are those of X unless stated.
 
-Moments (probability weighted, divisor 1): mean ``E[x]``, ``var = E[(x - E x)^2]``, ``vol =
-sqrt(var)``, ``skew = E[(x - E x)^3] / vol^3``, ``kurt = E[(x - E x)^4] / vol^4`` (not excess:
-a normal has 3).
+==========  ==============================  ====================================================
+stat        on                              statistic under probabilities q
+==========  ==============================  ====================================================
+``mean``    ``"A"``                         ``E[x]``
+``var``     ``"A"``                         ``E[(x - E x)^2]`` (units squared)
+``vol``     ``"A"``                         ``sqrt(var)``
+``skew``    ``"A"``                         ``E[(x - E x)^3] / vol^3`` (dimensionless)
+``kurt``    ``"A"``                         ``E[(x - E x)^4] / vol^4`` (not excess: 3 for a normal)
+``corr``    ``("A", "B")``                  ``Cov(A, B) / (vol_A vol_B)``, in [-1, 1]
+``prob``    ``"A"`` and ``threshold``       ``P(x <= threshold)``, in [0, 1]
+``VaR``     ``"A"`` and ``alpha``           loss quantile of ``-x`` at tail probability alpha,
+                                            positive = loss (:func:`tasks.risk_measures.value_at_risk`)
+``CVaR``    ``"A"`` and ``alpha``           mean loss of the worst alpha probability mass
+                                            (:func:`tasks.risk_measures.conditional_value_at_risk`)
+``rank``    ``("A", "B")``                  ``E[A] - E[B]`` ("A beats B" is ``op=">=", value=0``)
+``linear``  ``{"A": 2, "B": -1}`` or        ``sum_i w_i E[x_i]``
+            ``"2*A - B"``
+==========  ==============================  ====================================================
+
+``value`` is a number or an expression over the ORIGINAL prior: ``"prior"`` (keep the prior
+value), ``"prior * 1.2"``, ``"prior + 0.01"``, ``"prior - 0.5*prior_vol"``. Allowed names:
+``prior`` (the view's statistic under the prior), ``prior_mean`` and ``prior_vol`` (mean and vol
+of the view's underlying series under the prior: the variable itself, ``A - B`` for rank, the
+weighted sum for linear; corr has none). Operators ``+ - * /``, unary minus, parentheses, numbers.
+The expression is parsed by a small recursive-descent parser, never ``eval``.
+
+Every view becomes ONE linear row ``row . q op target`` once its reference values are known:
+
+* mean / linear / rank / prob: the row is exact as it stands.
+* VaR: ``P_q(L > v) op alpha`` with ``L = -x`` (see :func:`view_row` for the discrete details).
+* CVaR: linear only for a given VaR level ``v`` (``v + E_q[(L - v)+] / alpha``); the level is
+  found by a root search in :mod:`tasks.sequential`.
+* var / vol need the mean, skew / kurt / corr the mean and vol of their variables: the rows are
+  centred (and standardised) at reference values that the caller pins (``mean_ref``,
+  ``vol_ref``).
 
 :func:`original_rows` implements Meucci's one-shot ("original") method: a non-linear view is
-linearised around a reference mean and vol — the equality target of a mean/vol view on the same
-variable if there is one, else the prior value — and moments that a non-linear view needs but no
-view targets are pinned at their prior values.
+linearised around a reference mean and vol -- the equality target of a mean/vol view on the same
+variable if there is one, else the prior value -- and moments that a non-linear view needs but no
+view targets are pinned at their prior values. :mod:`tasks.sequential` implements Sequential
+Entropy Pooling (H1/H2) on the same row builders.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Any, Literal, Mapping, NamedTuple, Sequence, get_args
 
 import numpy as np
 
-__all__ = ["View", "ViewRows", "Stat", "Op", "original_rows", "attained", "target_value", "moment"]
+from tasks._arrays import aligned
+from tasks.entropy_pooling import ViewsInfeasible
+from tasks.risk_measures import conditional_value_at_risk, value_at_risk
 
-Stat = Literal["mean", "vol", "var", "skew", "kurt"]
+__all__ = [
+    "View",
+    "ViewRows",
+    "Row",
+    "Stat",
+    "Op",
+    "STATS",
+    "OPS",
+    "STAGE_OF",
+    "Expression",
+    "parse_expression",
+    "parse_linear",
+    "view_data",
+    "statistic",
+    "attained",
+    "target_value",
+    "violation",
+    "moment",
+    "view_row",
+    "mean_pin",
+    "var_pin",
+    "Plan",
+    "reference_needs",
+    "original_plan",
+    "original_rows",
+]
+
+Stat = Literal["mean", "vol", "var", "skew", "kurt", "corr", "prob", "VaR", "CVaR", "rank", "linear"]
 Op = Literal["=", "<=", ">="]
-STATS: tuple[str, ...] = ("mean", "vol", "var", "skew", "kurt")
-OPS: tuple[str, ...] = ("=", "<=", ">=")
+STATS: tuple[str, ...] = get_args(Stat)
+OPS: tuple[str, ...] = get_args(Op)
+
+#: Sequential-EP dependency class of each stat: 0 = linear as it stands, 1 = needs means,
+#: 2 = needs means and variances.
+STAGE_OF: Mapping[str, int] = {
+    "mean": 0, "linear": 0, "rank": 0, "prob": 0, "VaR": 0, "CVaR": 0,
+    "var": 1, "vol": 1,
+    "skew": 2, "kurt": 2, "corr": 2,
+}
+MOMENT_STATS: frozenset[str] = frozenset({"mean", "var", "vol", "skew", "kurt"})
+SINGLE_STATS: frozenset[str] = frozenset({"mean", "var", "vol", "skew", "kurt", "prob", "VaR", "CVaR"})
+PAIR_STATS: frozenset[str] = frozenset({"corr", "rank"})
+TAIL_STATS: frozenset[str] = frozenset({"VaR", "CVaR"})
+#: stats whose rows need the mean / the vol of their variables as reference values
+NEEDS_MEAN: frozenset[str] = frozenset({"var", "vol", "skew", "kurt", "corr"})
+NEEDS_VOL: frozenset[str] = frozenset({"skew", "kurt", "corr"})
+#: names a value expression may use
+VALUE_NAMES: tuple[str, ...] = ("prior", "prior_mean", "prior_vol")
+
+
+# ------------------------------------------------------------------------------------------------
+# expressions: a tiny safe parser (numbers, names, + - * /, unary minus, parentheses)
+# ------------------------------------------------------------------------------------------------
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<sym>\S))"
+)
+Node = tuple  # ("num", float) | ("name", str) | ("neg", Node) | (op, Node, Node) with op in "+-*/"
+
+
+def _tokenize(text: str) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    pos = 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:  # pragma: no cover - the pattern matches any non-blank character
+            raise ValueError(f"cannot parse {text!r} at position {pos}")
+        pos = m.end()
+        if m.group("num") is not None:
+            out.append(("num", float(m.group("num"))))
+        elif m.group("name") is not None:
+            out.append(("name", m.group("name")))
+        else:
+            sym = m.group("sym")
+            if sym not in "+-*/()":
+                raise ValueError(f"unexpected character {sym!r} in {text!r}")
+            out.append(("sym", sym))
+    return out
+
+
+class _Parser:
+    """Recursive descent: expr := term (('+'|'-') term)*; term := unary (('*'|'/') unary)*;
+    unary := ('+'|'-') unary | atom; atom := number | name | '(' expr ')'."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.toks = _tokenize(text)
+        self.i = 0
+
+    def _peek(self) -> tuple[str, Any] | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def _sym(self, *syms: str) -> str | None:
+        t = self._peek()
+        if t is not None and t[0] == "sym" and t[1] in syms:
+            self.i += 1
+            return t[1]
+        return None
+
+    def parse(self) -> Node:
+        if not self.toks:
+            raise ValueError("empty expression")
+        node = self._expr()
+        if self.i != len(self.toks):
+            raise ValueError(f"unexpected {self.toks[self.i][1]!r} in {self.text!r}")
+        return node
+
+    def _expr(self) -> Node:
+        node = self._term()
+        while (s := self._sym("+", "-")) is not None:
+            node = (s, node, self._term())
+        return node
+
+    def _term(self) -> Node:
+        node = self._unary()
+        while (s := self._sym("*", "/")) is not None:
+            node = (s, node, self._unary())
+        return node
+
+    def _unary(self) -> Node:
+        if (s := self._sym("+", "-")) is not None:
+            inner = self._unary()
+            return ("neg", inner) if s == "-" else inner
+        return self._atom()
+
+    def _atom(self) -> Node:
+        t = self._peek()
+        if t is None:
+            raise ValueError(f"unexpected end of {self.text!r}")
+        if t[0] in ("num", "name"):
+            self.i += 1
+            return t
+        if self._sym("(") is not None:
+            node = self._expr()
+            if self._sym(")") is None:
+                raise ValueError(f"missing ')' in {self.text!r}")
+            return node
+        raise ValueError(f"unexpected {t[1]!r} in {self.text!r}")
+
+
+def _names(node: Node) -> set[str]:
+    if node[0] == "num":
+        return set()
+    if node[0] == "name":
+        return {node[1]}
+    return set().union(*(_names(c) for c in node[1:]))
+
+
+def _evaluate(node: Node, env: Mapping[str, float]) -> float:
+    kind = node[0]
+    if kind == "num":
+        return float(node[1])
+    if kind == "name":
+        return float(env[node[1]])
+    if kind == "neg":
+        return -_evaluate(node[1], env)
+    a, b = _evaluate(node[1], env), _evaluate(node[2], env)
+    if kind == "+":
+        return a + b
+    if kind == "-":
+        return a - b
+    if kind == "*":
+        return a * b
+    if b == 0.0:
+        raise ZeroDivisionError("division by zero")
+    return a / b
+
+
+def _linear(node: Node) -> tuple[dict[str, float], float]:
+    """(coefficients, constant) of a node that is affine in its names."""
+    kind = node[0]
+    if kind == "num":
+        return {}, float(node[1])
+    if kind == "name":
+        return {node[1]: 1.0}, 0.0
+    if kind == "neg":
+        c, k = _linear(node[1])
+        return {n: -w for n, w in c.items()}, -k
+    (ca, ka), (cb, kb) = _linear(node[1]), _linear(node[2])
+    if kind in "+-":
+        s = 1.0 if kind == "+" else -1.0
+        out = dict(ca)
+        for n, w in cb.items():
+            out[n] = out.get(n, 0.0) + s * w
+        return out, ka + s * kb
+    if kind == "*":
+        if ca and cb:
+            raise ValueError("product of two variables is not linear")
+        if ca:
+            return {n: w * kb for n, w in ca.items()}, ka * kb
+        return {n: w * ka for n, w in cb.items()}, ka * kb
+    if cb:
+        raise ValueError("division by a variable is not linear")
+    if kb == 0.0:
+        raise ValueError("division by zero")
+    return {n: w / kb for n, w in ca.items()}, ka / kb
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A parsed arithmetic expression.
+
+    Attributes
+    ----------
+    text : the source text.
+    names : the names it refers to.
+    """
+
+    text: str
+    tree: Node = field(repr=False)
+    names: frozenset[str] = field(repr=False)
+
+    def evaluate(self, env: Mapping[str, float]) -> float:
+        """Numeric value with the names taken from ``env`` (KeyError for a missing name)."""
+        return _evaluate(self.tree, env)
+
+
+def parse_expression(text: str, allowed: Sequence[str] | None = None) -> Expression:
+    """Parse ``text`` (numbers, names, ``+ - * /``, unary minus, parentheses); no ``eval``.
+
+    Parameters
+    ----------
+    text : the expression, e.g. ``"prior - 0.5*prior_vol"``.
+    allowed : names the expression may use (None: any identifier).
+
+    Raises
+    ------
+    ValueError
+        On a syntax error or a name outside ``allowed``.
+    """
+    tree = _Parser(text).parse()
+    names = frozenset(_names(tree))
+    if allowed is not None and not names <= set(allowed):
+        bad = ", ".join(sorted(names - set(allowed)))
+        raise ValueError(f"unknown name(s) {bad} in {text!r}; allowed: {', '.join(allowed)}")
+    return Expression(text, tree, names)
+
+
+def parse_linear(text: str) -> dict[str, float]:
+    """Weights of a linear combination of variable names, e.g. ``"2*SPX - Bond"``.
+
+    Returns
+    -------
+    dict mapping variable name to weight (in order of first appearance; repeated names add up).
+
+    Raises
+    ------
+    ValueError
+        If the expression is not linear (products or quotients of names), has a constant term
+        (put constants into the view's value) or has no variable.
+    """
+    coefs, const = _linear(parse_expression(text).tree)
+    if const != 0.0:
+        raise ValueError(f"linear view {text!r} has a constant term; move it to the value")
+    if not coefs:
+        raise ValueError(f"linear view {text!r} names no variable")
+    return coefs
+
+
+# ------------------------------------------------------------------------------------------------
+# the view
+# ------------------------------------------------------------------------------------------------
+def _fmt_linear(pairs: Sequence[tuple[str, float]]) -> str:
+    out = ""
+    for k, (name, w) in enumerate(pairs):
+        sign = "-" if w < 0 else "+"
+        a = abs(w)
+        term = name if a == 1.0 else f"{a:g}*{name}"
+        if k == 0:
+            out = term if sign == "+" else f"-{term}"
+        else:
+            out += f" {sign} {term}"
+    return out
+
+
+def _stat_hint(stat: Any) -> str:
+    low = str(stat).lower()
+    close = [s for s in STATS if s.lower() == low]
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"unknown stat {stat!r}; expected one of {', '.join(STATS)}{hint}"
+
+
+def _real(v: Any, what: str) -> float:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{what} must be a number, got {v!r}")
+    f = float(v)
+    if not math.isfinite(f):
+        raise ValueError(f"{what} must be finite, got {v!r}")
+    return f
 
 
 @dataclass(frozen=True)
 class View:
-    """One view ``stat(on) op value``; ``value`` is a number or ``"prior"`` (keep the prior value)."""
+    """One view ``stat(on) op value``.
+
+    Parameters
+    ----------
+    stat : one of :data:`STATS` (case-sensitive: ``"var"`` is the variance, ``"VaR"`` the value
+        at risk).
+    on : a variable name (mean, var, vol, skew, kurt, prob, VaR, CVaR); a pair of distinct names
+        (corr, rank); for linear a mapping ``{name: weight}``, a sequence of ``(name, weight)``
+        pairs or a string such as ``"2*SPX - Bond"``. Normalised on construction to a ``str``, a
+        ``tuple[str, str]`` or a ``tuple[tuple[str, float], ...]``.
+    op : ``"="``, ``"<="`` or ``">="``.
+    value : a number in the statistic's units, or an expression over the original prior
+        (``"prior"``, ``"prior * 1.2"``, ``"prior - 0.5*prior_vol"``; see the module docstring).
+    alpha : tail probability in (0, 1); required for VaR and CVaR (0.05 = 95 %), else None.
+    confidence : c in (0, 1]; the posterior of the views is blended with the prior,
+        ``c * q + (1 - c) * p`` (Meucci). See :mod:`tasks.sequential` for mixed confidences.
+    threshold : the ``x`` in ``P(X <= x)``; required for prob, else None.
+
+    Attributes
+    ----------
+    expression : the parsed value expression (None for a numeric value).
+    label : e.g. ``"CVaR[0.05](SPX) <= prior*1.2"``; names the view's EP row and check.
+
+    Raises
+    ------
+    ValueError
+        On an unknown stat / operator, a malformed ``on``, value, alpha, threshold or confidence.
+    """
 
     stat: Stat
-    on: str
+    on: str | Sequence[str] | Mapping[str, float]
     op: Op
     value: float | str
+    alpha: float | None = None
+    confidence: float = 1.0
+    threshold: float | None = None
+    expression: Expression | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.stat not in STATS:
+            raise ValueError(_stat_hint(self.stat))
+        if self.op not in OPS:
+            raise ValueError(f"unknown operator {self.op!r}; expected one of {', '.join(OPS)}")
+        object.__setattr__(self, "on", self._normalise_on(self.on))
+        # value
+        v = self.value
+        if isinstance(v, str):
+            expr = parse_expression(v, VALUE_NAMES)
+            if self.stat == "corr" and expr.names & {"prior_mean", "prior_vol"}:
+                raise ValueError(f"corr view value {v!r}: only 'prior' is defined for corr")
+            object.__setattr__(self, "expression", expr)
+        else:
+            object.__setattr__(self, "value", _real(v, "value"))
+        # alpha
+        if self.stat in TAIL_STATS:
+            if self.alpha is None:
+                raise ValueError(f"{self.stat} view needs alpha (tail probability, e.g. 0.05)")
+            a = _real(self.alpha, "alpha")
+            if not 0.0 < a < 1.0:
+                raise ValueError(f"alpha must be in (0, 1), got {self.alpha!r}")
+            object.__setattr__(self, "alpha", a)
+        elif self.alpha is not None:
+            raise ValueError(f"alpha applies to VaR and CVaR views only, not {self.stat}")
+        # threshold
+        if self.stat == "prob":
+            if self.threshold is None:
+                raise ValueError("prob view needs threshold (P(X <= threshold) = value)")
+            object.__setattr__(self, "threshold", _real(self.threshold, "threshold"))
+        elif self.threshold is not None:
+            raise ValueError(f"threshold applies to prob views only, not {self.stat}")
+        c = _real(self.confidence, "confidence")
+        if not 0.0 < c <= 1.0:
+            raise ValueError(f"confidence must be in (0, 1], got {self.confidence!r}")
+        object.__setattr__(self, "confidence", c)
+
+    def _normalise_on(self, on: Any) -> Any:
+        if self.stat in SINGLE_STATS:
+            if not isinstance(on, str) or not on:
+                raise ValueError(f"{self.stat} view: on must be one variable name, got {on!r}")
+            return on
+        if self.stat in PAIR_STATS:
+            if isinstance(on, str) or not isinstance(on, Sequence) or len(on) != 2:
+                raise ValueError(f"{self.stat} view: on must be a pair of variable names, got {on!r}")
+            a, b = on
+            if not (isinstance(a, str) and isinstance(b, str)) or a == b or not a or not b:
+                raise ValueError(f"{self.stat} view: on must be two distinct variable names, got {on!r}")
+            return (a, b)
+        # linear
+        if isinstance(on, str):
+            pairs = list(parse_linear(on).items())
+        elif isinstance(on, Mapping):
+            pairs = list(on.items())
+        elif isinstance(on, Sequence):
+            pairs = [tuple(t) for t in on]
+            if any(len(t) != 2 for t in pairs):
+                raise ValueError(f"linear view: on pairs must be (name, weight), got {on!r}")
+        else:
+            raise ValueError(f"linear view: on must be a mapping, pairs or a string, got {on!r}")
+        out: list[tuple[str, float]] = []
+        seen: set[str] = set()
+        for name, w in pairs:
+            if not isinstance(name, str) or not name or name in seen:
+                raise ValueError(f"linear view: bad or repeated variable name {name!r}")
+            seen.add(name)
+            out.append((name, _real(w, f"weight of {name}")))
+        if not out or all(w == 0.0 for _, w in out):
+            raise ValueError("linear view needs at least one non-zero weight")
+        return tuple(out)
+
+    # ---- derived ------------------------------------------------------------------------------
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """Names of the variables the view touches, in ``on`` order."""
+        if self.stat in SINGLE_STATS:
+            return (self.on,)
+        if self.stat in PAIR_STATS:
+            return tuple(self.on)
+        return tuple(n for n, _ in self.on)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """(k,) weights of the underlying series for rank / linear (``(1, -1)`` for rank)."""
+        if self.stat == "rank":
+            return np.array([1.0, -1.0])
+        if self.stat == "linear":
+            return np.array([w for _, w in self.on])
+        raise AttributeError(f"{self.stat} views have no weights")
+
+    @property
+    def stage(self) -> int:
+        """Dependency class for Sequential EP: 0 (linear), 1 (needs means), 2 (needs vols)."""
+        return STAGE_OF[self.stat]
+
+    @property
+    def on_label(self) -> str:
+        if self.stat in SINGLE_STATS:
+            return self.on
+        if self.stat in PAIR_STATS:
+            return f"{self.on[0]}, {self.on[1]}"
+        return _fmt_linear(self.on)
 
     @property
     def label(self) -> str:
-        return f"{self.stat}({self.on}) {self.op} {self.value}"
+        head = f"{self.stat}[{self.alpha:g}]" if self.stat in TAIL_STATS else self.stat
+        inner = f"{self.on} <= {self.threshold:g}" if self.stat == "prob" else self.on_label
+        s = f"{head}({inner}) {self.op} {self.value}"
+        if self.confidence != 1.0:
+            s += f" (confidence {self.confidence:g})"
+        return s
 
 
 @dataclass
 class ViewRows:
-    """Linear EP constraints: ``A q = b`` and ``G q <= h``, with a name per row."""
+    """Linear EP constraints: ``A q = b`` and ``G q <= h``, with a name per row.
+
+    A (K_eq, S), b (K_eq,), G (K_in, S), h (K_in,).
+    """
 
     A: np.ndarray
     b: np.ndarray
@@ -57,9 +522,39 @@ class ViewRows:
     def names(self) -> list[str]:
         return self.eq_names + self.in_names
 
+    @classmethod
+    def from_rows(cls, rows: Sequence["Row"], n_scenarios: int) -> "ViewRows":
+        """Stack :class:`Row` objects (``>=`` rows are negated into ``G q <= h``)."""
+        eq = [r for r in rows if r.op == "="]
+        ine = [r for r in rows if r.op != "="]
 
+        def stack(rs: list[Row], signs: list[float]) -> tuple[np.ndarray, np.ndarray]:
+            if not rs:
+                return np.empty((0, n_scenarios)), np.empty(0)
+            M = np.empty((len(rs), n_scenarios))
+            for k, (r, s) in enumerate(zip(rs, signs)):
+                np.multiply(r.coef, s, out=M[k])
+            return M, np.array([s * r.target for r, s in zip(rs, signs)])
+
+        A, b = stack(eq, [1.0] * len(eq))
+        G, h = stack(ine, [1.0 if r.op == "<=" else -1.0 for r in ine])
+        return cls(A, b, G, h, [r.name for r in eq], [r.name for r in ine])
+
+
+class Row(NamedTuple):
+    """One constraint ``coef . q op target``; coef (S,), target in the row's units."""
+
+    coef: np.ndarray
+    target: float
+    op: str
+    name: str
+
+
+# ------------------------------------------------------------------------------------------------
+# statistics
+# ------------------------------------------------------------------------------------------------
 def moment(x: np.ndarray, p: np.ndarray, stat: str) -> float:
-    """Probability-weighted statistic of a scenario vector x (S,) under p (S,)."""
+    """Probability-weighted moment statistic (mean, var, vol, skew, kurt) of x (S,) under p (S,)."""
     mu = float(p @ x)
     if stat == "mean":
         return mu
@@ -73,96 +568,358 @@ def moment(x: np.ndarray, p: np.ndarray, stat: str) -> float:
         return float(p @ d**3) / var**1.5
     if stat == "kurt":
         return float(p @ d**4) / var**2
-    raise ValueError(f"unknown stat {stat!r}; expected one of {STATS}")
+    raise ValueError(f"unknown moment {stat!r}; expected one of mean, var, vol, skew, kurt")
 
 
-def target_value(x: np.ndarray, p: np.ndarray, view: View) -> float:
-    """The numeric target of a view (``"prior"`` resolved against the prior p)."""
-    if isinstance(view.value, str):
-        if view.value.strip() != "prior":
-            raise ValueError(f"view {view.label}: value must be a number or 'prior'")
-        return moment(x, p, view.stat)
-    return float(view.value)
+def view_data(X: np.ndarray, columns: Sequence[str], view: View) -> np.ndarray:
+    """The columns of X a view reads: (S,) for one variable, (S, k) in ``on`` order otherwise.
+
+    Raises
+    ------
+    KeyError
+        If the view names a variable that is not in ``columns``.
+    """
+    col = {c: i for i, c in enumerate(columns)}
+    missing = [v for v in view.variables if v not in col]
+    if missing:
+        raise KeyError(f"view {view.label}: unknown variable {missing[0]!r}")
+    if view.stat in SINGLE_STATS:
+        return X[:, col[view.on]]
+    return X[:, [col[v] for v in view.variables]]
+
+
+def _check_data(x: np.ndarray, view: View) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    k = len(view.variables)
+    if view.stat in SINGLE_STATS:
+        if x.ndim != 1:
+            raise ValueError(f"view {view.label}: data must have shape (S,), got {x.shape}")
+    elif x.ndim != 2 or x.shape[1] != k:
+        raise ValueError(f"view {view.label}: data must have shape (S, {k}), got {x.shape}")
+    return x
+
+
+def _series(x: np.ndarray, view: View) -> np.ndarray | None:
+    """The underlying series (S,) of a view (None for corr)."""
+    if view.stat in SINGLE_STATS:
+        return x
+    if view.stat == "corr":
+        return None
+    return x @ view.weights
+
+
+def _corr(x: np.ndarray, q: np.ndarray) -> float:
+    d = x - q @ x
+    cov = float(q @ (d[:, 0] * d[:, 1]))
+    va, vb = float(q @ d[:, 0] ** 2), float(q @ d[:, 1] ** 2)
+    return cov / math.sqrt(va * vb)
+
+
+def statistic(x: np.ndarray, q: np.ndarray, view: View) -> float:
+    """The view's statistic under probabilities q.
+
+    Parameters
+    ----------
+    x : the view's data (:func:`view_data`): (S,) for one variable, (S, k) otherwise.
+    q : (S,) probabilities (summing to 1).
+
+    Returns
+    -------
+    float, in the statistic's units (VaR / CVaR as positive losses).
+    """
+    x = _check_data(x, view)
+    q = np.asarray(q, dtype=np.float64)
+    s = view.stat
+    if s in MOMENT_STATS:
+        return moment(x, q, s)
+    if s == "prob":
+        return float(q @ (x <= view.threshold))
+    if s == "VaR":
+        return float(value_at_risk(x, q, view.alpha))
+    if s == "CVaR":
+        return float(conditional_value_at_risk(x, q, view.alpha))
+    if s == "corr":
+        return _corr(x, q)
+    return float(q @ (x @ view.weights))  # rank, linear
 
 
 def attained(x: np.ndarray, q: np.ndarray, view: View) -> float:
-    """The value the view's statistic takes under the posterior q."""
-    return moment(x, q, view.stat)
+    """The value the view's statistic takes under the posterior q (alias of :func:`statistic`)."""
+    return statistic(x, q, view)
+
+
+def _check_range(view: View, t: float) -> None:
+    s, bad = view.stat, None
+    if not math.isfinite(t):
+        bad = "is not finite"
+    elif s in ("vol", "var") and t < 0:
+        bad = "is negative"
+    elif s == "corr" and abs(t) > 1:
+        bad = "is outside [-1, 1]"
+    elif s == "prob" and not 0 <= t <= 1:
+        bad = "is outside [0, 1]"
+    elif s == "kurt" and t < 1:
+        bad = "is below 1 (kurtosis >= 1 + skew^2)"
+    if bad:
+        raise ViewsInfeasible(f"view {view.label}: target {t:g} {bad}", [view.label])
+
+
+def target_value(x: np.ndarray, p: np.ndarray, view: View) -> float:
+    """The numeric target of a view, expressions resolved against the (original) prior p.
+
+    Parameters
+    ----------
+    x : the view's data (:func:`view_data`).
+    p : (S,) prior probabilities.
+
+    Raises
+    ------
+    ViewsInfeasible
+        If the target is out of the statistic's range (negative vol, |corr| > 1, ...).
+    """
+    if view.expression is None:
+        t = float(view.value)
+    else:
+        x = _check_data(x, view)
+        env: dict[str, float] = {}
+        names = view.expression.names
+        if "prior" in names:
+            env["prior"] = statistic(x, p, view)
+        if names & {"prior_mean", "prior_vol"}:
+            z = _series(x, view)
+            assert z is not None  # corr expressions are rejected by View
+            env["prior_mean"] = moment(z, p, "mean")
+            env["prior_vol"] = moment(z, p, "vol")
+        try:
+            t = view.expression.evaluate(env)
+        except ZeroDivisionError:
+            raise ViewsInfeasible(f"view {view.label}: division by zero in the value", [view.label]) from None
+    _check_range(view, t)
+    return t
+
+
+def violation(op: str, target: float, value: float) -> float:
+    """How far ``value`` misses ``op target`` (>= 0, in the statistic's units)."""
+    r = value - target
+    if op == "<=":
+        return max(0.0, r)
+    if op == ">=":
+        return max(0.0, -r)
+    return abs(r)
+
+
+# ------------------------------------------------------------------------------------------------
+# rows
+# ------------------------------------------------------------------------------------------------
+def _support_losses(loss: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return np.unique(loss[np.asarray(p) > 0])
+
+
+def _var_level(view: View, loss: np.ndarray, p: np.ndarray, v: float) -> float:
+    """The loss level used in a VaR row (see :func:`view_row`)."""
+    if view.op == "<=":
+        return v
+    u = _support_losses(loss, p)
+    if view.op == ">=":
+        k = int(np.searchsorted(u, v, side="left"))
+        if k == u.size:
+            raise ViewsInfeasible(
+                f"view {view.label}: VaR {v:g} is beyond the worst loss {u[-1]:g}", [view.label])
+        return float(u[k])
+    if v > u[-1] or v < u[0]:
+        raise ViewsInfeasible(
+            f"view {view.label}: VaR {v:g} is outside the scenario losses [{u[0]:g}, {u[-1]:g}]",
+            [view.label])
+    k = int(np.searchsorted(u, v))
+    cand = u[max(k - 1, 0): k + 1]
+    return float(cand[np.argmin(np.abs(cand - v))])
+
+
+def view_row(
+    x: np.ndarray,
+    view: View,
+    target: float,
+    *,
+    mean_ref: Mapping[str, float] | None = None,
+    vol_ref: Mapping[str, float] | None = None,
+    p: np.ndarray | None = None,
+    level: float | None = None,
+) -> Row:
+    """The EP row of one view.
+
+    Parameters
+    ----------
+    x : the view's data (:func:`view_data`), (S,) or (S, k).
+    view : the view; ``target`` its resolved target (:func:`target_value`).
+    mean_ref, vol_ref : reference mean / vol per variable for var, vol (mean) and skew, kurt,
+        corr (mean and vol). Exact when the caller pins these moments at the same values.
+    p : (S,) prior; VaR rows use its support to place the level on a scenario loss.
+    level : the VaR level ``v`` of a CVaR row (from the root search in :mod:`tasks.sequential`).
+
+    Returns
+    -------
+    Row named ``view.label`` with the view's operator, except:
+
+    * VaR (loss ``L = -x``, VaR the lower (1 - alpha)-quantile as in
+      :func:`tasks.risk_measures.value_at_risk`): ``<=`` is ``P(L > v) <= alpha`` (equivalent to
+      ``VaR <= v``); ``>=`` is ``P(L > u) >= alpha`` with ``u`` the smallest scenario loss
+      ``>= v`` (implies ``VaR >= u >= v``); ``=`` is ``P(L > u) = alpha`` with ``u`` the scenario
+      loss nearest to ``v`` (gives ``VaR = u``: on a discrete scenario set VaR is always one of
+      the losses). The target is ``alpha`` and the op is in probability terms.
+    * CVaR: ``v + E_q[(L - v)+] / alpha op target``, which is the CVaR when ``v`` is a VaR of q.
+    """
+    x = _check_data(x, view)
+    s, op, name = view.stat, view.op, view.label
+    if s == "mean":
+        return Row(x, target, op, name)
+    if s in ("rank", "linear"):
+        return Row(x @ view.weights, target, op, name)
+    if s == "prob":
+        return Row((x <= view.threshold).astype(np.float64), target, op, name)
+    if s == "VaR":
+        if p is None:
+            raise ValueError(f"view {name}: VaR rows need the prior p")
+        loss = -x
+        v = _var_level(view, loss, p, target)
+        return Row((loss > v).astype(np.float64), view.alpha, op, name)
+    if s == "CVaR":
+        if level is None:
+            raise ValueError(f"view {name}: a CVaR row needs a VaR level (use tasks.sequential)")
+        loss = -x
+        return Row(level + np.maximum(loss - level, 0.0) / view.alpha, target, op, name)
+    if mean_ref is None:
+        raise ValueError(f"view {name}: needs reference means")
+    names = view.variables
+    if s in ("var", "vol"):
+        d = x - mean_ref[names[0]]
+        return Row(d * d, target if s == "var" else target * target, op, name)
+    if vol_ref is None:
+        raise ValueError(f"view {name}: needs reference vols")
+    sd = [vol_ref[v] for v in names]
+    if min(sd) <= 0:
+        raise ViewsInfeasible(f"view {name}: the reference vol is zero", [name])
+    if s == "corr":
+        za = (x[:, 0] - mean_ref[names[0]]) / sd[0]
+        zb = (x[:, 1] - mean_ref[names[1]]) / sd[1]
+        return Row(za * zb, target, op, name)
+    z = (x - mean_ref[names[0]]) / sd[0]
+    return Row(z**3 if s == "skew" else (z * z) ** 2, target, op, name)
+
+
+def mean_pin(x: np.ndarray, var: str, value: float, note: str) -> Row:
+    """Row ``E_q[x] = value`` named ``"mean(var) pinned at ... (note)"``."""
+    return Row(x, value, "=", f"mean({var}) pinned at {value:.6g} ({note})")
+
+
+def var_pin(x: np.ndarray, var: str, center: float, value: float, note: str) -> Row:
+    """Row ``E_q[(x - center)^2] = value`` (the variance when the mean is pinned at ``center``)."""
+    d = x - center
+    return Row(d * d, value, "=", f"var({var}) pinned at {value:.6g} ({note})")
+
+
+# ------------------------------------------------------------------------------------------------
+# Meucci's original one-shot method
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class Plan:
+    """Reference moments and pinned-moment rows of one EP solve.
+
+    mean_ref / vol_ref map variable name to the reference mean / vol used to centre and
+    standardise non-linear rows; pins are the ``mean(...) pinned`` / ``var(...) pinned`` rows;
+    implied lists indices of views whose rows a pin makes redundant (left out of the solve).
+    """
+
+    mean_ref: dict[str, float] = field(default_factory=dict)
+    vol_ref: dict[str, float] = field(default_factory=dict)
+    pins: list[Row] = field(default_factory=list)
+    implied: set[int] = field(default_factory=set)
+
+
+def reference_needs(views: Sequence[View]) -> tuple[dict[str, None], dict[str, None], dict[str, set[str]]]:
+    """Variables needing a reference mean / vol (insertion-ordered) and the stats on each."""
+    need_mean: dict[str, None] = {}
+    need_vol: dict[str, None] = {}
+    stats_on: dict[str, set[str]] = {}
+    for v in views:
+        for name in v.variables:
+            stats_on.setdefault(name, set()).add(v.stat)
+            if v.stat in NEEDS_MEAN:
+                need_mean[name] = None
+            if v.stat in NEEDS_VOL:
+                need_vol[name] = None
+    return need_mean, need_vol, stats_on
+
+
+def original_plan(
+    X: np.ndarray, columns: Sequence[str], p: np.ndarray, views: Sequence[View], targets: Sequence[float]
+) -> Plan:
+    """References and pins of Meucci's original method.
+
+    Reference mean (vol) of a variable: the target of an ``=`` mean (vol / var) view on it, else
+    its prior value. A variable's mean is pinned at the prior when a non-linear view needs it and
+    no mean view (of any operator) is on it; its variance likewise when skew / kurt / corr need it
+    and no vol / var view is on it.
+    """
+    col = {c: i for i, c in enumerate(columns)}
+    need_mean, need_vol, stats_on = reference_needs(views)
+    plan = Plan()
+    for name in need_mean:
+        x = X[:, col[name]]
+        eqm = [t for v, t in zip(views, targets) if v.stat == "mean" and v.on == name and v.op == "="]
+        plan.mean_ref[name] = eqm[0] if eqm else moment(x, p, "mean")
+        if "mean" not in stats_on[name]:
+            plan.pins.append(mean_pin(x, name, plan.mean_ref[name], "prior"))
+        if name in need_vol:
+            eqv = [t if v.stat == "vol" else math.sqrt(t) for v, t in zip(views, targets)
+                   if v.stat in ("vol", "var") and v.on == name and v.op == "="]
+            prior_vol = moment(x, p, "vol")
+            plan.vol_ref[name] = eqv[0] if eqv else prior_vol
+            if not stats_on[name] & {"vol", "var"}:
+                plan.pins.append(var_pin(x, name, plan.mean_ref[name], prior_vol**2, "prior"))
+    return plan
 
 
 def original_rows(
-    X: np.ndarray, columns: Sequence[str], p: np.ndarray, views: Sequence[View]
+    X: np.ndarray,
+    columns: Sequence[str],
+    p: np.ndarray,
+    views: Sequence[View],
+    *,
+    cvar_levels: Mapping[int, float] | None = None,
 ) -> ViewRows:
     """EP rows of a view set with Meucci's original one-shot method.
 
     Parameters
     ----------
     X : (S, n) scenario values of the variables.
-    columns : (n,) variable names (``View.on`` refers to them).
-    p : (S,) prior probabilities.
+    columns : (n,) variable names (the views refer to them).
+    p : (S,) prior probabilities (targets like ``"prior * 1.2"`` are resolved against it).
     views : the views.
+    cvar_levels : VaR level per CVaR view, keyed by the view's index in ``views``. CVaR views are
+        linear only at a given level; :func:`tasks.sequential.sequential_entropy_pooling` finds
+        the level (``method="original"``) -- call that for CVaR views.
 
     Returns
     -------
-    ViewRows with A (K_eq, S), b (K_eq,), G (K_in, S), h (K_in,).
+    ViewRows with A (K_eq, S), b (K_eq,), G (K_in, S), h (K_in,): the pins first, then one row
+    per view in the given order.
+
+    Raises
+    ------
+    KeyError
+        On an unknown variable.
+    ViewsInfeasible
+        On a target outside the statistic's range.
+    ValueError
+        On a CVaR view without a level.
     """
-    col = {c: i for i, c in enumerate(columns)}
-    for v in views:
-        if v.on not in col:
-            raise KeyError(f"view {v.label}: unknown variable {v.on!r}")
-        if v.stat not in STATS or v.op not in OPS:
-            raise ValueError(f"view {v.label}: unsupported stat or operator")
-    eq: list[tuple[np.ndarray, float, str]] = []
-    ineq: list[tuple[np.ndarray, float, str]] = []
-
-    def add(row: np.ndarray, target: float, op: str, name: str) -> None:
-        if op == "=":
-            eq.append((row, target, name))
-        elif op == "<=":
-            ineq.append((row, target, name))
-        else:
-            ineq.append((-row, -target, name))
-
-    by_var: dict[str, list[View]] = {}
-    for v in views:
-        by_var.setdefault(v.on, []).append(v)
-
-    for var, vs in by_var.items():
-        x = X[:, col[var]]
-        prior_mean, prior_vol = moment(x, p, "mean"), moment(x, p, "vol")
-        stats = {v.stat for v in vs}
-        ref_mean = next((target_value(x, p, v) for v in vs if v.stat == "mean" and v.op == "="), prior_mean)
-        ref_vol = prior_vol
-        for v in vs:
-            if v.op == "=" and v.stat == "vol":
-                ref_vol = target_value(x, p, v)
-            elif v.op == "=" and v.stat == "var":
-                ref_vol = float(np.sqrt(target_value(x, p, v)))
-        nonlinear = stats - {"mean"}
-        if nonlinear and "mean" not in stats:
-            add(x, prior_mean, "=", f"mean({var}) pinned at prior")
-        if stats & {"skew", "kurt"} and not stats & {"vol", "var"}:
-            add((x - ref_mean) ** 2, prior_vol**2, "=", f"var({var}) pinned at prior")
-        for v in vs:
-            t = target_value(x, p, v)
-            if v.stat == "mean":
-                add(x, t, v.op, v.label)
-            elif v.stat == "vol":
-                add((x - ref_mean) ** 2, t * t, v.op, v.label)
-            elif v.stat == "var":
-                add((x - ref_mean) ** 2, t, v.op, v.label)
-            elif v.stat == "skew":
-                add(((x - ref_mean) / ref_vol) ** 3, t, v.op, v.label)
-            elif v.stat == "kurt":
-                add(((x - ref_mean) / ref_vol) ** 4, t, v.op, v.label)
-
-    s = X.shape[0]
-
-    def stack(rows: list[tuple[np.ndarray, float, str]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        if not rows:
-            return np.empty((0, s)), np.empty(0), []
-        return (np.vstack([r[0] for r in rows]), np.array([r[1] for r in rows]), [r[2] for r in rows])
-
-    A, b, en = stack(eq)
-    G, h, inn = stack(ineq)
-    return ViewRows(A, b, G, h, en, inn)
+    X = aligned(X)
+    p = np.asarray(p, dtype=np.float64)
+    data = [view_data(X, columns, v) for v in views]
+    targets = [target_value(d, p, v) for d, v in zip(data, views)]
+    plan = original_plan(X, columns, p, views, targets)
+    levels = cvar_levels or {}
+    rows = list(plan.pins)
+    for i, (d, v, t) in enumerate(zip(data, views, targets)):
+        rows.append(view_row(d, v, t, mean_ref=plan.mean_ref, vol_ref=plan.vol_ref, p=p, level=levels.get(i)))
+    return ViewRows.from_rows(rows, X.shape[0])

@@ -49,7 +49,7 @@ def test_stress_view_attained(two_worker_run):
     views = run["views"].set_index("view_set")
     assert views.loc["dm_equity_turbulence", "status"] == "ok"
     assert 0 < views.loc["dm_equity_turbulence", "effective_scenarios"] < 1
-    checks = run["view_checks"].set_index("stat")
+    checks = run["view_checks"].query("view_set == 'dm_equity_turbulence'").set_index("stat")
     assert checks.loc["vol", "attained"] == pytest.approx(0.20, abs=1e-8)
     assert checks.loc["skew", "attained"] == pytest.approx(-0.1, abs=1e-8)
     assert checks.loc["kurt", "attained"] == pytest.approx(2.75, abs=1e-8)
@@ -57,6 +57,20 @@ def test_stress_view_attained(two_worker_run):
     probs = run["probabilities"]
     for _, g in probs.groupby("view_set"):
         assert g["probability"].sum() == pytest.approx(1.0, abs=1e-12) and (g["probability"] >= 0).all()
+
+
+def test_sequential_view_set_attained(two_worker_run):
+    run = two_worker_run[2]
+    views = run["views"].set_index("view_set")
+    assert views.loc["dm_equity_crash_sep", "method"] == "H1" and views.loc["dm_equity_crash_sep", "n_stages"] == 3
+    checks = run["view_checks"].query("view_set == 'dm_equity_crash_sep'").set_index("stat")
+    assert checks.loc["mean", "attained"] == pytest.approx(-0.10, abs=1e-8)
+    assert checks.loc["vol", "attained"] == pytest.approx(0.25, abs=1e-8)
+    assert checks.loc["corr", "attained"] == pytest.approx(0.9, abs=1e-8)
+    assert checks.loc["CVaR", "attained"] >= 0.30 - 1e-6
+    # the posterior as written to Parquet is a probability vector
+    q = run["probabilities"].query("view_set == 'dm_equity_crash_sep'")["probability"].to_numpy()
+    assert q.min() >= 0 and q.sum() == pytest.approx(1.0, abs=1e-12)
 
 
 def test_frontiers_budget_and_monotone(two_worker_run):
@@ -75,13 +89,13 @@ def test_headline_portfolios_and_stress(two_worker_run):
     run = two_worker_run[2]
     fr = run["frontier"]
     heads = fr[fr["kind"] == "target"]
-    assert set(heads["view_set"]) == {"prior", "dm_equity_turbulence"}
+    assert set(heads["view_set"]) == {"prior", "dm_equity_turbulence", "dm_equity_crash_sep"}
     assert set(heads["risk_measure"]) == {"CVaR", "MV"}
     ok = heads[heads["status"] == "optimal"]
     assert (ok["expected_return"] >= 0.05 - 1e-8).all()
     st = run["stress"]
     n_ok = (fr["status"] == "optimal").sum()
-    assert len(st) == 2 * n_ok  # every portfolio under the prior and under the view
+    assert len(st) == 3 * n_ok  # every portfolio under the prior and under each view set
     prior_rows = st[(st["eval_view_set"] == "prior") & (st["portfolio_view_set"] == "prior")]
     merged = prior_rows.merge(fr, on="portfolio")
     assert np.allclose(merged["expected_return_x"], merged["expected_return_y"], atol=1e-12)

@@ -123,7 +123,7 @@ def test_show_run_prints_headings_and_numbers_from_the_parquet(small_run):
                     "Stress matrix: prior-frontier portfolios under every view set"):
         assert heading in text, heading
     fr = run["frontier"].set_index("portfolio")
-    head = fr.loc["prior/CVaR/target"]
+    head = fr.loc["prior/CVaR/target0"]
     row = next(ln for ln in text.splitlines() if ln.strip().startswith("prior/CVaR @5.0%"))
     assert f"{100 * head['expected_return']:.2f}%" in row and f"{100 * head['risk']:.2f}%" in row
     p2 = fr.loc["dm_equity_turbulence/MV/frontier2"]
