@@ -16,7 +16,9 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from tasks.instruments import Cash, EuropeanOption, Instrument, market_value
+from tasks.curves import ZeroCurve
+from tasks.drivers import Driver, DriverModel
+from tasks.instruments import Bond, Cash, EuropeanOption, Future, FxForward, Instrument, VarianceSwap, market_value
 from tasks.risk_measures import RiskMeasure
 from tasks.views import OPS, STATS, View, parse_expression
 
@@ -46,31 +48,65 @@ class _Model(BaseModel):
 
 
 class DriverSpec(_Model):
-    """A risk driver with annual arithmetic drift ``mu`` and log-return volatility ``sigma``."""
+    """A risk driver (see :mod:`tasks.drivers`): ``spot``/``fx``/``vol`` drivers are log-changes
+    with annual arithmetic drift ``mu`` and volatility ``sigma``; ``rate`` drivers are additive
+    changes of a curve factor (decimal rate units) with drift ``mu`` and volatility ``sigma``."""
 
     name: str = Field(min_length=1)
+    kind: Literal["spot", "fx", "vol", "rate"] = "spot"
     mu: float = 0.0
     sigma: float = Field(default=0.0, ge=0.0)
+
+
+class CurveSpec(_Model):
+    """A zero curve (continuous compounding) shocked by optional parallel and slope drivers."""
+
+    name: str = Field(min_length=1)
+    tenors: list[float] = Field(min_length=1, description="years, increasing")
+    rates: list[float] = Field(min_length=1, description="zero rates, decimals")
+    parallel_driver: str | None = None
+    slope_driver: str | None = None
+    slope_short: float = Field(default=2.0, gt=0)
+    slope_long: float = Field(default=10.0, gt=0)
 
 
 class ScenarioSpec(_Model):
     count: int = Field(default=10_000, ge=10)
     chunks: int = Field(default=4, ge=1)
     block_size: int = Field(default=1000, ge=1)
-    model: Literal["lognormal"] = "lognormal"
+    model: Literal["lognormal", "student_t"] = "lognormal"
+    nu: float | None = Field(default=None, gt=2.0, description="Student-t degrees of freedom")
     moment_matching: bool = True
+    steps: int | None = Field(default=None, ge=1, description="path steps per scenario (drawdown measures)")
     drivers: list[DriverSpec] = Field(default_factory=list)
     correlation: list[list[float]] | None = None
     source: str | None = None
     returns: Literal["simple", "log"] = "simple"
     probability_column: str | None = None
+    prior: Literal["uniform", "exponential"] = "uniform"
+    half_life: float | None = Field(default=None, gt=0, description="rows, for prior: exponential")
     write: bool = False
 
 
 class CashSpec(_Model):
     name: str = Field(min_length=1)
-    kind: Literal["cash"]
+    kind: Literal["cash", "equity"]
     driver: str
+    fx_driver: str | None = None
+
+
+class FutureSpec(_Model):
+    name: str = Field(min_length=1)
+    kind: Literal["future", "forward"]
+    driver: str
+    maturity: float = Field(gt=0, description="years")
+    spot: float = Field(default=1.0, gt=0)
+    rate: float = 0.0
+    dividend: float = 0.0
+    curve: str | None = None
+    margin: float = Field(default=0.0, ge=0, description="initial margin per unit notional (v)")
+    strike: float | None = Field(default=None, gt=0)
+    fx_driver: str | None = None
 
 
 class OptionSpec(_Model):
@@ -84,9 +120,60 @@ class OptionSpec(_Model):
     rate: float = 0.0
     dividend: float = 0.0
     spot: float = Field(default=1.0, gt=0)
+    model: Literal["black_scholes", "black76"] = "black_scholes"
+    skew: float = 0.0
+    vol_driver: str | None = None
+    vol_floor: float = Field(default=1e-3, gt=0)
+    curve: str | None = None
+    fx_driver: str | None = None
 
 
-InstrumentSpec = Annotated[Union[CashSpec, OptionSpec], Field(discriminator="kind")]
+class VarianceSwapSpec(_Model):
+    name: str = Field(min_length=1)
+    kind: Literal["variance_swap"]
+    driver: str
+    maturity: float = Field(gt=0, description="years")
+    vol: float = Field(gt=0, description="implied vol of the remaining period, annual")
+    strike: float | None = Field(default=None, gt=0, description="vol strike (default: fair)")
+    vol_driver: str | None = None
+    rate: float = 0.0
+    curve: str | None = None
+    fx_driver: str | None = None
+
+
+class BondSpec(_Model):
+    name: str = Field(min_length=1)
+    kind: Literal["bond"]
+    maturity: float = Field(gt=0, description="years")
+    coupon: float = Field(default=0.0, ge=0)
+    frequency: int = Field(default=1, ge=1)
+    curve: str | None = None
+    rate: float = 0.0
+    spread: float = 0.0
+    fx_driver: str | None = None
+
+
+class FxForwardSpec(_Model):
+    name: str = Field(min_length=1)
+    kind: Literal["fx_forward"]
+    driver: str
+    maturity: float = Field(gt=0, description="years")
+    strike: float | None = Field(default=None, gt=0)
+    spot: float = Field(default=1.0, gt=0)
+    rate: float = 0.0
+    foreign_rate: float = 0.0
+    curve: str | None = None
+    foreign_curve: str | None = None
+
+
+InstrumentSpec = Annotated[
+    Union[CashSpec, FutureSpec, OptionSpec, VarianceSwapSpec, BondSpec, FxForwardSpec],
+    Field(discriminator="kind"),
+]
+INSTRUMENT_KINDS = ("cash", "equity", "future", "forward", "option", "variance_swap", "bond", "fx_forward")
+_CLASSES = {"cash": Cash, "equity": Cash, "future": Future, "forward": Future, "option": EuropeanOption,
+            "variance_swap": VarianceSwap, "bond": Bond, "fx_forward": FxForward}
+_MULTI_KIND = ("cash", "equity", "future", "forward")
 
 
 class ViewSpec(_Model):
@@ -182,6 +269,7 @@ class RunConfig(_Model):
     seed: int = Field(default=0, ge=0)
     horizon: float = Field(default=1.0, gt=0.0, description="years")
     scenarios: ScenarioSpec = Field(default_factory=ScenarioSpec)
+    curves: list[CurveSpec] = Field(default_factory=list)
     instruments: list[InstrumentSpec] = Field(min_length=1)
     views: list[ViewSetSpec] = Field(default_factory=list)
     optimization: OptimizationSpec = Field(default_factory=OptimizationSpec)
@@ -202,12 +290,29 @@ class RunConfig(_Model):
     def instrument_names(self) -> list[str]:
         return [i.name for i in self.instruments]
 
+    def curve_objects(self) -> dict[str, ZeroCurve]:
+        return {c.name: ZeroCurve(c.name, tuple(c.tenors), tuple(c.rates), c.parallel_driver, c.slope_driver,
+                                  c.slope_short, c.slope_long) for c in self.curves}
+
     def instrument_objects(self) -> list[Instrument]:
+        """The instruments as :mod:`tasks.instruments` objects (curve names resolved)."""
+        curves = self.curve_objects()
         out: list[Instrument] = []
         for spec in self.instruments:
-            fields = spec.model_dump(exclude={"kind"})
-            out.append(Cash(**fields) if spec.kind == "cash" else EuropeanOption(**fields))
+            fields = spec.model_dump(exclude=set() if spec.kind in _MULTI_KIND else {"kind"})
+            for key in ("curve", "foreign_curve"):
+                if fields.get(key) is not None:
+                    fields[key] = curves[fields[key]]
+            out.append(_CLASSES[spec.kind](**fields))
         return out
+
+    def driver_model(self) -> DriverModel:
+        """The joint driver model of the simulated drivers."""
+        sc = self.scenarios
+        drivers = tuple(Driver(d.name, d.kind, d.mu, d.sigma) for d in sc.drivers)
+        dist = "student_t" if sc.model == "student_t" else "normal"
+        return DriverModel(drivers, self.correlation_matrix(), self.horizon, dist,
+                           sc.nu if dist == "student_t" else None)
 
     def correlation_matrix(self) -> np.ndarray:
         return _correlation_matrix(self.scenarios.correlation, len(self.scenarios.drivers))
@@ -297,7 +402,7 @@ def _loc_to_path(loc: tuple[Any, ...]) -> str:
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in ("cash", "option") and parts and parts[-1].endswith("]"):
+        elif item in INSTRUMENT_KINDS and parts and parts[-1].endswith("]"):
             continue  # discriminator tag of the instrument union
         else:
             parts.append(("." if parts else "") + str(item))
@@ -363,7 +468,13 @@ def _check_semantics(cfg: RunConfig) -> None:
                               f"matrix is not positive semi-definite (smallest eigenvalue {min_eig:.4g})")
         if sc.count < 2 * len(drivers) and sc.moment_matching:
             raise ConfigError("scenarios.count", "too few scenarios to match moments")
+        if sc.model == "student_t" and sc.nu is None:
+            raise ConfigError("scenarios.nu", "model student_t needs nu (degrees of freedom > 2)")
+        if sc.prior != "uniform":
+            raise ConfigError("scenarios.prior", "a prior other than uniform applies to scenarios.source only")
     else:
+        if sc.prior == "exponential" and sc.half_life is None:
+            raise ConfigError("scenarios.half_life", "prior: exponential needs a half_life (in rows)")
         from pipeline.sources import check_source  # local import: reads the file header only
 
         check_source(cfg)
@@ -373,16 +484,30 @@ def _check_semantics(cfg: RunConfig) -> None:
     names = cfg.instrument_names
     if d := _dupes(names):
         raise ConfigError("instruments", f"duplicate instrument names: {', '.join(d)}")
+    kinds = {d.name: d.kind for d in sc.drivers} if sc.source is None else dict.fromkeys(drivers, "spot")
+    _check_curves(cfg, kinds)
+    curves = {c.name for c in cfg.curves}
     for i, spec in enumerate(cfg.instruments):
-        if spec.driver not in drivers:
-            raise ConfigError(f"instruments[{i}].driver",
-                              f"unknown driver {spec.driver!r} (drivers: {', '.join(drivers)})")
-        if spec.name in drivers and not (spec.kind == "cash" and spec.driver == spec.name):
-            raise ConfigError(f"instruments[{i}].name",
+        key = f"instruments[{i}]"
+        for field, want in (("driver", None), ("fx_driver", "fx"), ("vol_driver", "vol")):
+            ref = getattr(spec, field, None)
+            if ref is None:
+                continue
+            if ref not in kinds:
+                raise ConfigError(f"{key}.{field}", f"unknown driver {ref!r} (drivers: {', '.join(drivers)})")
+            if want is not None and kinds[ref] != want:
+                raise ConfigError(f"{key}.{field}", f"driver {ref!r} is of kind {kinds[ref]!r}, expected {want!r}")
+        for field in ("curve", "foreign_curve"):
+            ref = getattr(spec, field, None)
+            if ref is not None and ref not in curves:
+                raise ConfigError(f"{key}.{field}", f"unknown curve {ref!r}")
+        if spec.name in drivers and not (spec.kind in ("cash", "equity") and spec.driver == spec.name):
+            raise ConfigError(f"{key}.name",
                               f"{spec.name!r} is also a driver name; only a cash instrument on that driver may share it")
-        if spec.kind == "option" and spec.maturity < cfg.horizon - 1e-12:
-            raise ConfigError(f"instruments[{i}].maturity",
-                              f"option expires ({spec.maturity} y) before the horizon ({cfg.horizon} y)")
+        if spec.kind in ("option", "variance_swap") and spec.maturity < cfg.horizon - 1e-12:
+            raise ConfigError(f"{key}.maturity",
+                              f"{spec.kind.replace('_', ' ')} expires ({spec.maturity} y) before the horizon "
+                              f"({cfg.horizon} y)")
     variables = set(drivers) | set(names)
     if d := _dupes([vs.name for vs in cfg.views]):
         raise ConfigError("views", f"duplicate view set names: {', '.join(d)}")
@@ -408,9 +533,24 @@ def _check_semantics(cfg: RunConfig) -> None:
     _check_bounds(cfg)
 
 
+def _check_curves(cfg: RunConfig, kinds: dict[str, str]) -> None:
+    if d := _dupes([c.name for c in cfg.curves]):
+        raise ConfigError("curves", f"duplicate curve names: {', '.join(d)}")
+    for i, c in enumerate(cfg.curves):
+        if len(c.tenors) != len(c.rates):
+            raise ConfigError(f"curves[{i}].rates", f"{len(c.rates)} rates for {len(c.tenors)} tenors")
+        if any(t <= 0 for t in c.tenors) or any(b <= a for a, b in zip(c.tenors, c.tenors[1:])):
+            raise ConfigError(f"curves[{i}].tenors", "tenors must be positive and increasing")
+        for field in ("parallel_driver", "slope_driver"):
+            ref = getattr(c, field)
+            if ref is not None and kinds.get(ref) != "rate":
+                raise ConfigError(f"curves[{i}].{field}",
+                                  f"{ref!r} is not a driver of kind 'rate'" if ref in kinds else f"unknown driver {ref!r}")
+
+
 def _check_bounds(cfg: RunConfig) -> None:
     opt = cfg.optimization
-    known = set(cfg.instrument_names) | {"cash", "option", "default"}
+    known = set(cfg.instrument_names) | set(INSTRUMENT_KINDS) | {"default"}
     for key, (lo, hi) in opt.bounds.items():
         if key not in known:
             raise ConfigError(f"optimization.bounds.{key}",

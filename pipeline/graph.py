@@ -25,6 +25,7 @@ from distributed import Client, Future, as_completed
 from pipeline import stages
 from pipeline.config import RunConfig, config_hash
 from pipeline.store import RunStore
+from tasks.greeks import greeks_matrix
 from tasks.scenarios import chunk_blocks
 
 __all__ = ["execute", "RunResult"]
@@ -272,6 +273,7 @@ def execute(cfg: RunConfig, client: Client, store: RunStore, *, log: Log = print
         "frontier": frontier,
         "stress": stress,
     }
+    tables["greeks"] = _greeks_table(cfg, frontier)
     if scen_tab_f is not None:
         tables["scenarios"] = scen_tab_f.result()
     timings["total_graph"] = time.perf_counter() - t_start
@@ -295,12 +297,38 @@ def _frontier_table(rows: list[dict[str, Any]], vnames: list[str], rms: list[str
     return df
 
 
+GREEK_ORDER = ("delta", "gamma", "vega", "theta", "rho", "convexity")
+
+
+def _greeks_table(cfg: RunConfig, frontier: pd.DataFrame) -> pd.DataFrame:
+    """Portfolio Greeks per underlying: one row per (portfolio, underlying), one column per Greek.
+
+    Greeks are per unit of portfolio market value (exposures times per-unit-exposure Greeks of
+    :mod:`tasks.greeks`); NaN for portfolios without exposures (not optimal).
+    """
+    G, keys = greeks_matrix(cfg.instrument_objects())
+    E = frontier[[f"e_{n}" for n in cfg.instrument_names]].to_numpy(dtype=float)
+    values = E @ G  # (P, K)
+    underlyings = list(dict.fromkeys(u for _, u in keys))
+    greeks = sorted({g for g, _ in keys}, key=lambda g: (GREEK_ORDER + (g,)).index(g))
+    col = {k: j for j, k in enumerate(keys)}
+    ident = frontier[["portfolio", "view_set", "risk_measure", "kind", "point"]]
+    parts = []
+    for u in underlyings:
+        part = ident.copy()
+        part.insert(1, "underlying", u)
+        for g in greeks:
+            part[g] = values[:, col[(g, u)]] if (g, u) in col else 0.0
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
 def _instrument_table(cfg: RunConfig, scen: stages.ScenarioSet) -> pd.DataFrame:
     rows = []
     for j, spec in enumerate(cfg.instruments):
         x = scen.R[:, j]
         mean = float(scen.p @ x)
-        rows.append({"name": spec.name, "kind": spec.kind, "driver": spec.driver, "v": float(scen.v[j]),
+        rows.append({"name": spec.name, "kind": spec.kind, "driver": getattr(spec, "driver", None), "v": float(scen.v[j]),
                      "prior_mean": mean, "prior_vol": float(np.sqrt(scen.p @ (x - mean) ** 2)),
                      "strike": getattr(spec, "strike", np.nan), "maturity": getattr(spec, "maturity", np.nan),
                      "implied_vol": getattr(spec, "vol", np.nan),

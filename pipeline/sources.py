@@ -64,7 +64,9 @@ def read_source(cfg: "RunConfig") -> tuple[pd.DataFrame, np.ndarray]:
             raise ConfigError(key, "simple returns must be > -1")
         x = np.log1p(x)
     if pcol is None:
-        p = np.full(len(df), 1.0 / len(df))
+        from tasks.history import prior_probabilities
+
+        p = prior_probabilities(len(df), cfg.scenarios.prior, cfg.scenarios.half_life)
     else:
         p = df[pcol].to_numpy(dtype=float)
         if (p < 0).any():
@@ -81,6 +83,8 @@ def check_source(cfg: "RunConfig") -> None:
 
     if cfg.scenarios.drivers:
         raise ConfigError("scenarios.drivers", "drivers come from the columns of scenarios.source; remove this key")
+    if cfg.scenarios.probability_column is not None and cfg.scenarios.prior != "uniform":
+        raise ConfigError("scenarios.prior", "give either a probability_column or a prior, not both")
     if cfg.scenarios.correlation is not None:
         raise ConfigError("scenarios.correlation", "not used with scenarios.source; remove this key")
     x, _ = read_source(cfg)

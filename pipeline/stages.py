@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import RunConfig
-from tasks import scenarios as sc
+from tasks.drivers import DriverScenarios, driver_statistics, driver_transform, drivers_chunk
 from tasks._arrays import aligned
 from tasks.entropy_pooling import ViewsInfeasible
-from tasks.instruments import market_value, pnl_matrix
+from tasks.instruments import market_value, pnl_paths, scenario_pnl
 from tasks.optimize import OptimizationResult, PortfolioProblem, frontier_targets
 from tasks.stress import stress_metrics
 from tasks.sequential import sequential_entropy_pooling
@@ -65,6 +65,7 @@ class ScenarioSet(_Realigned):
     drivers : (D,) driver names.
     p : (S,) prior probabilities.
     v : (N,) relative market values.
+    paths : (S, steps, N) cumulative-P&L paths per unit exposure (drawdown measures), or None.
     """
 
     R: np.ndarray
@@ -74,6 +75,7 @@ class ScenarioSet(_Realigned):
     drivers: list[str]
     p: np.ndarray
     v: np.ndarray
+    paths: np.ndarray | None = None
 
 
 @dataclass
@@ -100,57 +102,71 @@ class ViewOutcome(_Realigned):
 
 # ---- scenarios ----------------------------------------------------------------------------------
 
-def _model(cfg: RunConfig) -> sc.LognormalModel:
-    d = cfg.scenarios.drivers
-    return sc.LognormalModel(np.array([x.mu for x in d]), np.array([x.sigma for x in d]),
-                             cfg.correlation_matrix(), cfg.horizon)
-
-
 def chunk_statistics(cfg: RunConfig, blocks: list[int]) -> list[tuple[int, np.ndarray, np.ndarray]]:
     """Sufficient statistics of the raw draws of a chunk's blocks."""
     s = cfg.scenarios
-    return sc.chunk_statistics(cfg.seed, s.count, s.block_size, blocks, len(s.drivers))
+    return driver_statistics(cfg.driver_model(), cfg.seed, s.count, s.block_size, blocks)
 
 
 def moment_transform(cfg: RunConfig, *chunk_stats: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Reduce per-block statistics (in block order) to the moment-matching affine map."""
-    model = _model(cfg)
-    stats = [s for chunk in chunk_stats for s in chunk]
-    return sc.moment_matching_transform(stats, model.log_mean, model.log_cov)
+    return driver_transform(cfg.driver_model(), [st for chunk in chunk_stats for st in chunk])
 
 
-def chunk_scenarios(cfg: RunConfig, blocks: list[int], transform: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Driver log-returns (n, D) and instrument P&L (n, N) of one chunk."""
+@dataclass
+class ScenarioChunk(_Realigned):
+    """One chunk: driver values (n, D), instrument P&L (n, N), P&L paths (n, steps, N) or None."""
+
+    drivers: np.ndarray
+    R: np.ndarray
+    paths: np.ndarray | None
+
+
+def chunk_scenarios(cfg: RunConfig, blocks: list[int], transform: Any) -> ScenarioChunk:
+    """Simulate the drivers of one chunk and reprice every instrument on them."""
     s = cfg.scenarios
-    x = sc.log_returns_chunk(_model(cfg), cfg.seed, s.count, s.block_size, blocks, transform)
-    return x, pnl_matrix(cfg.instrument_objects(), cfg.driver_names, x, cfg.horizon)
+    scen = drivers_chunk(cfg.driver_model(), cfg.seed, s.count, s.block_size, blocks, transform, s.steps)
+    insts = cfg.instrument_objects()
+    paths = pnl_paths(insts, scen) if s.steps else None
+    return ScenarioChunk(scen.values, scenario_pnl(insts, scen), paths)
 
 
-def _scenario_set(cfg: RunConfig, drivers: list[str], logret: np.ndarray, R: np.ndarray,
-                  p: np.ndarray) -> ScenarioSet:
+def _driver_returns(kinds: list[str], values: np.ndarray) -> np.ndarray:
+    """View variables of the drivers: simple returns of log kinds, changes of rate drivers."""
+    out = np.array(values, dtype=float, copy=True)
+    log = [j for j, k in enumerate(kinds) if k != "rate"]
+    out[:, log] = np.expm1(out[:, log])
+    return out
+
+
+def _scenario_set(cfg: RunConfig, drivers: list[str], kinds: list[str], values: np.ndarray, R: np.ndarray,
+                  p: np.ndarray, paths: np.ndarray | None = None) -> ScenarioSet:
     names = cfg.instrument_names
     extra = [j for j, n in enumerate(names) if n not in drivers]
-    X = np.concatenate([np.expm1(logret), R[:, extra]], axis=1)
+    X = np.concatenate([_driver_returns(kinds, values), R[:, extra]], axis=1)
     v = np.array([market_value(i) for i in cfg.instrument_objects()])
-    return ScenarioSet(R, X, drivers + [names[j] for j in extra], names, drivers, p, v)
+    return ScenarioSet(R, X, drivers + [names[j] for j in extra], names, drivers, p, v, paths)
 
 
-def assemble_scenarios(cfg: RunConfig, *chunks: tuple[np.ndarray, np.ndarray]) -> ScenarioSet:
+def assemble_scenarios(cfg: RunConfig, *chunks: ScenarioChunk) -> ScenarioSet:
     """Concatenate chunk results (in chunk order) into the run's scenario set."""
-    logret = np.concatenate([c[0] for c in chunks], axis=0)
-    R = np.concatenate([c[1] for c in chunks], axis=0)
-    return _scenario_set(cfg, cfg.driver_names, logret, R, np.full(R.shape[0], 1.0 / R.shape[0]))
+    values = np.concatenate([c.drivers for c in chunks], axis=0)
+    R = np.concatenate([c.R for c in chunks], axis=0)
+    paths = np.concatenate([c.paths for c in chunks], axis=0) if chunks[0].paths is not None else None
+    kinds = [d.kind for d in cfg.scenarios.drivers]
+    return _scenario_set(cfg, cfg.driver_names, kinds, values, R, np.full(R.shape[0], 1.0 / R.shape[0]), paths)
 
 
 def load_scenarios(cfg: RunConfig) -> ScenarioSet:
-    """Scenario set from a user file (``scenarios.source``)."""
+    """Scenario set from a user file (``scenarios.source``): spot drivers' log-returns over the horizon."""
     from pipeline.sources import read_source
 
     x, p = read_source(cfg)
     drivers = list(x.columns)
-    logret = x.to_numpy()
-    R = pnl_matrix(cfg.instrument_objects(), drivers, logret, cfg.horizon)
-    return _scenario_set(cfg, drivers, logret, R, p)
+    values = x.to_numpy()
+    scen = DriverScenarios(drivers, values, cfg.horizon)
+    R = scenario_pnl(cfg.instrument_objects(), scen)
+    return _scenario_set(cfg, drivers, ["spot"] * len(drivers), values, R, p)
 
 
 # ---- views --------------------------------------------------------------------------------------

@@ -22,33 +22,47 @@ The problem is solved through its *normalised* dual.  With ``L = [A; G]`` (``K x
     hess phi   = L (diag(q) - q q^T) L^T = Cov_q(L)                 (K x K)
 
 ``phi`` is minimised by a damped projected Newton method (Bertsekas, 1982) with an
-Armijo back-tracking line search along the projection arc.  Everything is done on
-the prior's support only (``p_s = 0`` stays ``q_s = 0``) and on *preconditioned*
-rows: each row is centred at its prior mean and divided by its prior standard
-deviation (valid because ``sum q = 1``); multipliers are mapped back to the
-original units at the end.  The iteration stops on the view residual (equality
-residual, inequality violation and complementarity ``nu_i * slack_i`` of the scaled
-rows), not on objective change.
+Armijo back-tracking line search along the projection arc; a singular Hessian
+(linearly dependent views) is handled by a Jacobi-scaled eigen-decomposition with an
+eigenvalue cut-off (minimum-norm step).  Everything is done on the prior's support
+only (``p_s = 0`` stays ``q_s = 0``) and on *preconditioned* rows: each row is centred
+at its prior mean (one ``K x n`` copy) and divided by its prior standard deviation
+(folded into ``theta``, never materialised) -- valid because ``sum q = 1``;
+multipliers are mapped back to the original units at the end.  The iteration stops
+on the view residual (equality residual, inequality violation and complementarity
+``nu_i * slack_i`` of the scaled rows), not on objective change.
 
 Views at the edge of feasibility (some scenarios must receive ``q_s = 0``) have no
 finite dual solution.  Single rows whose target sits on the boundary of the row's
 range over the support are detected up front and the support is restricted
 accordingly; in the general case a stalled / diverging Newton iteration hands over
-to linear programming (HiGHS through :func:`scipy.optimize.linprog`) which decides
-feasibility, names the conflicting views if there are none, or finds the maximal
-support of the feasible set, on which the Newton iteration is re-run.
+to linear programming (HiGHS through :func:`scipy.optimize.linprog`): a certificate
+LP (theorem of the alternative, solved by constraint generation so that it stays
+cheap at S = 1e6) either proves the views infeasible -- its Farkas vector names the
+conflicting views -- or proves that the maximal support of the feasible set is a
+candidate set read off the stalled iterate; the Newton iteration is then re-run on
+that support.  When no candidate can be certified, the textbook LPs (elastic
+feasibility, and ``max sum y, y <= w, y <= 1`` for the maximal support, ``2 S``
+columns) are used on supports up to ``_FULL_LP_MAX_N`` scenarios.
 
-Cost per Newton iteration is two ``K x S`` matrix-vector products (BLAS ``gemv``),
-one ``exp`` over the support per line-search trial, and (when it is refreshed) a
-chunked ``K x K`` rank-update for the Hessian.
+Cost per Newton iteration is two ``K x S`` matrix-vector products (BLAS ``gemv``:
+``L^T d`` once per iteration -- line-search trials update ``L^T theta`` by
+``t L^T d`` -- and ``L q``), one ``exp`` over the support per line-search trial, and,
+when it is refreshed, a chunked ``K x K`` rank update (``syrk``) for the Hessian.
+Near the solution the Hessian is kept (chord steps) when a cost model predicts that
+to be cheaper.
+
+Performance note: on small shared machines pin BLAS to one thread
+(``OPENBLAS_NUM_THREADS=1``); an oversubscribed multi-threaded BLAS can be an order
+of magnitude slower for these thin ``K x S`` products.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy import sparse
@@ -76,6 +90,19 @@ _EIG_RCOND = 1e-12
 _CHUNK_CELLS = 1 << 18
 #: LP tolerance (scaled, i.e. prior-standard-deviation units) for feasibility decisions
 _LP_TOL = 1e-7
+#: supports at least this large use a block sample of the scenarios for the Hessian
+#: in the damped phase (sub-sampled Newton); the local phase always uses all of them
+_SAMPLE_MIN_N = 1 << 18
+_SAMPLE_BLOCK = 512
+_SAMPLE_COLS = 1 << 16
+#: minimum effective sample size (under the current q) for a sampled Hessian
+_SAMPLE_MIN_ESS = 4096.0
+#: scenarios with log(q_s / max q) above minus this at a stalled iterate form the
+#: candidate support checked by the certificate LP
+_GUESS_LOG_RATIO = 25.0
+#: largest support on which the full maximal-support LP (2 S columns) is attempted when
+#: the iterate gives no usable candidate support (above it Newton just continues)
+_FULL_LP_MAX_N = 200_000
 
 
 class ViewsInfeasible(ValueError):
@@ -409,33 +436,19 @@ def _solve_on_support(
     k_eq, k_in = A.shape[0], G.shape[0]
     K = k_eq + k_in
     S = p.size
-    n = support.size
-
-    # --- stacked rows restricted to the support (the only K x n copy we make) -------
-    L = np.empty((K, n))
-    if n == S:
-        L[:k_eq] = A
-        L[k_eq:] = G
-    else:
-        if k_eq:
-            np.take(A, support, axis=1, out=L[:k_eq])
-        if k_in:
-            np.take(G, support, axis=1, out=L[k_eq:])
     c = np.concatenate([b, h])
     is_in = np.arange(K) >= k_eq
-    rows = np.arange(K)  # original index of each row of L
-    ps = p[support]
-    if n < S and K and depth == 0:
+    if support.size < S and K and depth == 0:
         off = np.ones(S, dtype=bool)
         off[support] = False
         if not (np.all(np.isfinite(A[:, off])) and np.all(np.isfinite(G[:, off]))):
             raise ValueError("view rows must be finite")
 
-    # --- cheap per-row checks; exact edge-of-support restriction ---------------------
-    L, rows, ps, support, rng = _presolve_rows(L, c, is_in, rows, ps, support, names)
+    # --- cheap per-row checks; exact edge-of-support restriction (no K x S copy) ------
+    X, rows, support, rng = _presolve_rows(A, G, c, is_in, p, support, names)
+    ps = p[support]
     ps = ps / ps.sum()
     theta_orig = np.zeros(K)
-
     log_mass = math.log(min(float(p[support].sum()), 1.0)) if support.size < S else 0.0
 
     if rows.size == 0:
@@ -444,9 +457,15 @@ def _solve_on_support(
     c_a = c[rows]
     is_in_a = is_in[rows]
 
-    # --- preconditioning: centre at prior mean, scale by prior std ------------------
-    m, s, H0 = _standardise_rows_inplace(L, ps, rng)
-    cs = (c_a - m) / s
+    # --- preconditioning: rows centred at their prior mean (one copy), scaled by the --
+    # --- prior standard deviation implicitly (the scaling is folded into theta) -------
+    L, m, C = _centred_rows(A, G, X, rows, ps)
+    s = np.sqrt(np.maximum(np.diag(C), 0.0))
+    s = np.maximum(s, 1e-6 * rng)  # rows with mass far from their extremes
+    s[~(s > 0)] = 1.0
+    inv_s = 1.0 / s
+    cs = (c_a - m) * inv_s
+    H0 = C * np.outer(inv_s, inv_s)  # prior correlation = scaled dual Hessian at 0
 
     if ps[0] == ps.min() == ps.max():  # uniform prior: skip the log pass
         logp = np.zeros(ps.size)
@@ -456,20 +475,43 @@ def _solve_on_support(
         log_pmax = float(logp.max())
         logp -= log_pmax
 
-    state = _newton(L, cs, logp, is_in_a, tol, max_iter, H0=H0, theta0=None, stall_exit=True)
+    state = _newton(L, inv_s, cs, logp, is_in_a, tol, max_iter, H0=H0, theta0=None, stall_exit=True)
     total_iter = state.iterations
 
     if not state.converged:
         # --- LP arbitration: infeasible?  feasible only on a smaller support? ----------
-        feasible, offending = _lp_feasibility(L, cs, is_in_a)
-        if not feasible:
+        # First a certificate LP around the support suggested by the stalled iterate
+        # (constraint generation: cheap at any S, exact when it succeeds); if that is
+        # inconclusive, the elastic feasibility LP and the full maximal-support LP.
+        Ls = L * inv_s[:, None]
+        score = state.z - state.zmax
+        status, keep, ycert = "unknown", None, None
+        for ratio in (_GUESS_LOG_RATIO, 3 * _GUESS_LOG_RATIO):
+            status, keep, ycert = _lp_certificate(Ls, cs, is_in_a, score, guess_log_ratio=ratio)
+            if status != "unknown":
+                break
+        if status == "unknown":  # no certified support: at least decide feasibility
+            status, keep, ycert = _lp_certificate(Ls, cs, is_in_a, score, only_feasibility=True)
+        small = L.shape[1] <= _FULL_LP_MAX_N
+        offending: list[int] = []
+        if status == "infeasible":
+            assert ycert is not None
+            offending = np.flatnonzero(np.abs(ycert) > 1e-9 * np.abs(ycert).max()).tolist()
+        elif status == "unknown" and small:  # LP trouble: the textbook elastic LP
+            feasible, offending = _lp_feasibility(Ls, cs, is_in_a)
+            status = "feasible" if feasible else "infeasible"
+        if status == "feasible" and small:
+            # no usable candidate support: the full maximal-support LP (2 n columns,
+            # affordable for moderate supports only; above that Newton just continues)
+            keep = _lp_max_support(Ls, cs, is_in_a)
+        del Ls
+        if status == "infeasible":
             bad = [names[rows[i]] for i in offending] or [names[r] for r in rows]
             raise ViewsInfeasible(
                 "Entropy Pooling views are jointly infeasible: no probability vector on the "
                 f"prior's support satisfies {_fmt_names(bad)} together.",
                 bad,
             )
-        keep = _lp_max_support(L, cs, is_in_a)
         if keep is not None and depth < 3 and 0 < keep.sum() < keep.size:
             try:
                 sub = _solve_on_support(
@@ -484,7 +526,16 @@ def _solve_on_support(
         remaining = max_iter - state.iterations
         if remaining > 0:
             state = _newton(
-                L, cs, logp, is_in_a, tol, remaining, H0=None, theta0=state.theta, stall_exit=False
+                L,
+                inv_s,
+                cs,
+                logp,
+                is_in_a,
+                tol,
+                remaining,
+                H0=None,
+                theta0=state.theta,
+                stall_exit=False,
             )
             total_iter += state.iterations
         if not state.converged:
@@ -495,53 +546,63 @@ def _solve_on_support(
                 stacklevel=3,
             )
 
-    theta_orig[rows] = state.theta / s
+    theta_orig[rows] = state.theta * inv_s
     if not np.any(state.theta):  # no view binds: the posterior is the prior, exactly
         return _SupportSolution(support, ps, -log_mass, theta_orig, total_iter, state.converged)
     # RE(q || ps) = sum q (log q - log ps), with log q = z - zmax - log Z and
     # log ps = logp + log_pmax (no extra log/exp pass over the scenarios)
     q = state.q
-    re = (
-        float(q @ state.z)
-        - float(q @ logp)
-        - state.zmax
-        - math.log(state.Z)
-        - log_pmax
-        - log_mass
-    )
+    re = float(q @ state.z) - float(q @ logp) - state.zmax - math.log(state.Z) - log_pmax - log_mass
     return _SupportSolution(support, q, re, theta_orig, total_iter, state.converged)
 
 
 def _presolve_rows(
-    L: np.ndarray,
+    A: np.ndarray,
+    G: np.ndarray,
     c: np.ndarray,
     is_in: np.ndarray,
-    rows: np.ndarray,
-    ps: np.ndarray,
+    p: np.ndarray,
     support: np.ndarray,
     names: list[str],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
     """Per-row feasibility, redundancy and exact-boundary checks.
 
-    Rows (of ``L``, indexed by ``rows`` into the original views) whose target lies
-    outside their range over the support raise :class:`ViewsInfeasible`.  Constant
-    rows that meet their target and inequalities that cannot bind are dropped.  A row
-    whose target equals its max (or min) over the support forces every scenario off
-    that extreme to zero: the support is restricted and the checks are repeated.
+    Rows whose target lies outside their range over the support raise
+    :class:`ViewsInfeasible`.  Constant rows that meet their target and inequalities
+    that cannot bind are dropped.  A row whose target equals its max (or min) over the
+    support forces every scenario off that extreme to zero: the support is restricted
+    and the checks are repeated.
 
     Returns
     -------
-    L, rows, ps, support : the (possibly) reduced problem; rng : (K_active,) range of
-    each remaining row over the support.
+    X : (K, n) all rows restricted to the support, or None when the support is the
+        whole scenario set (then the rows are read from ``A`` and ``G`` directly);
+    rows : (K_active,) original indices of the rows that remain;
+    support : (n,) scenario indices;
+    rng : (K_active,) range of each remaining row over the support.
     """
+    S = p.size
+    K = c.size
+    X: np.ndarray | None = None
+    if support.size < S:
+        X = np.vstack([A, G])[:, support]
+    rows = np.arange(K)
     restricting: list[int] = []
+    lo_all = hi_all = None
     while True:
         if rows.size == 0:
-            return L, rows, ps, support, np.zeros(0)
-        lo = L.min(axis=1)
-        hi = L.max(axis=1)
-        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
-            raise ValueError("view rows must be finite")
+            return X, rows, support, np.zeros(0)
+        if lo_all is None:
+            if X is None:
+                lo_all = np.concatenate([A.min(axis=1), G.min(axis=1)])
+                hi_all = np.concatenate([A.max(axis=1), G.max(axis=1)])
+            else:
+                lo_all = X.min(axis=1)
+                hi_all = X.max(axis=1)
+            if not (np.all(np.isfinite(lo_all)) and np.all(np.isfinite(hi_all))):
+                raise ValueError("view rows must be finite")
+        lo = lo_all[rows]
+        hi = hi_all[rows]
         ca = c[rows]
         ina = is_in[rows]
         atol = _EDGE_RTOL * np.maximum(np.maximum(np.abs(lo), np.abs(hi)), np.abs(ca))
@@ -584,12 +645,15 @@ def _presolve_rows(
         at_lo = ~const & ~at_hi & (ca <= lo + atol)  # equalities at min, inequalities at min
         edge = np.flatnonzero(at_hi | at_lo)
         if edge.size:
-            mask = np.ones(L.shape[1], dtype=bool)
+            if X is None:
+                X = np.vstack([A, G])
+            mask = np.ones(X.shape[1], dtype=bool)
             for i in edge:
+                r = rows[i]
                 if at_hi[i]:
-                    mask &= L[i] >= hi[i] - atol[i]
+                    mask &= X[r] >= hi[i] - atol[i]
                 else:
-                    mask &= L[i] <= lo[i] + atol[i]
+                    mask &= X[r] <= lo[i] + atol[i]
             restricting.extend(int(rows[i]) for i in edge)
             if not mask.any():
                 rnames = [names[r] for r in dict.fromkeys(restricting)]
@@ -598,55 +662,86 @@ def _presolve_rows(
                     "of their ranges, and no scenario attains all those edges at once.",
                     rnames,
                 )
-            L = np.ascontiguousarray(L[:, mask])
-            ps = ps[mask]
+            X = np.ascontiguousarray(X[:, mask])
             support = support[mask]
+            lo_all = hi_all = None
             continue  # re-check every row on the smaller support
         if drop.any():
-            keep = ~drop
-            L = np.ascontiguousarray(L[keep])
-            rows = rows[keep]
+            rows = rows[~drop]
             continue
-        return L, rows, ps, support, hi - lo
+        return X, rows, support, hi - lo
 
 
-def _standardise_rows_inplace(
-    L: np.ndarray, ps: np.ndarray, rng: np.ndarray
+def _centred_rows(
+    A: np.ndarray, G: np.ndarray, X: np.ndarray | None, rows: np.ndarray, ps: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Centre rows at their prior mean and scale by prior std, in place.
+    """Active rows on the support, centred at their prior mean (the one ``K x n`` copy).
 
-    ``rng`` (K,) is the range of each row over the support; the scale is floored at
-    ``1e-6 * rng`` so that a row with a tiny prior variance (mass far from its
-    extremes) is still well scaled.
+    Parameters
+    ----------
+    A, G : original row blocks; X : (K, n) rows restricted to the support or None
+    (support = all scenarios); rows : (K_a,) active row indices; ps : (n,) prior.
 
     Returns
     -------
-    m : (K,) prior means; s : (K,) scales; H0 : (K, K) prior correlation matrix of the
-    rows, i.e. the dual Hessian at ``theta = 0`` in scaled units.
+    L : (K_a, n) C-contiguous centred rows; m : (K_a,) prior means;
+    C : (K_a, K_a) prior covariance of the rows.
     """
-    K, n = L.shape
-    m = L @ ps
-    blk = max(1024, _CHUNK_CELLS // K)
-    sq = np.sqrt(ps)
-    C = np.zeros((K, K))
-    W = np.empty((K, min(blk, n)))
-    mcol = m[:, None]
-    for j0 in range(0, n, blk):
-        j1 = min(n, j0 + blk)
-        Lb = L[:, j0:j1]
-        Lb -= mcol  # centre in place (this chunk is hot in cache)
-        w = W[:, : j1 - j0]
-        np.multiply(Lb, sq[j0:j1], out=w)
-        C += w @ w.T
-    var = np.diag(C).copy()
-    s = np.sqrt(np.maximum(var, 0.0))
-    s = np.maximum(s, 1e-6 * rng)
-    s[s <= 0] = 1.0
-    inv = (1.0 / s)[:, None]
-    for j0 in range(0, n, blk):
-        L[:, j0 : j0 + blk] *= inv
-    H0 = C / np.outer(s, s)
-    return m, s, H0
+    k_eq = A.shape[0]
+    if X is not None:
+        m_all = X @ ps
+    else:
+        m_all = np.concatenate([A @ ps, G @ ps])
+    m = m_all[rows]
+    L = np.empty((rows.size, ps.size))
+    for i, r in enumerate(rows):
+        src = X[r] if X is not None else (A[r] if r < k_eq else G[r - k_eq])
+        np.subtract(src, m[i], out=L[i])
+    idx = _sample_index(ps.size)
+    if idx is not None:
+        # exact prior variances (they set the scaling); the correlations, which only
+        # shape the first Newton step, from the block sample when it is representative
+        var = np.einsum("ij,j,ij->i", L, ps, L)
+        C = _sampled_cov(L, ps, 1.0, idx)
+        if C is not None:
+            sv = np.diag(C)
+            if np.all(sv >= 0.5 * var) and np.all(sv <= 2.0 * var):
+                return L, m, C
+    _, C = _moments(L, ps, 1.0)
+    return L, m, C
+
+
+def _sample_index(n: int) -> np.ndarray | None:
+    """Systematic block sample of the support for sub-sampled Hessians (or None).
+
+    ``_SAMPLE_COLS`` columns in blocks of ``_SAMPLE_BLOCK`` contiguous scenarios, one
+    block per equal-width stratum, so that only a fraction of the memory is read.
+    """
+    if n < _SAMPLE_MIN_N:
+        return None
+    n_blocks = n // _SAMPLE_BLOCK
+    take = _SAMPLE_COLS // _SAMPLE_BLOCK
+    step = n_blocks / take
+    starts = np.floor((np.arange(take) + 0.5) * step).astype(np.int64) * _SAMPLE_BLOCK
+    return (starts[:, None] + np.arange(_SAMPLE_BLOCK)[None, :]).ravel()
+
+
+def _sampled_cov(L: np.ndarray, e: np.ndarray, Z: float, idx: np.ndarray) -> np.ndarray | None:
+    """Covariance of the rows under ``q = e / Z`` estimated on the columns ``idx``.
+
+    Returns None when the sample is not representative of ``q``: its share of the
+    mass is off by more than a factor 2 from its share of the scenarios, or its
+    effective size is below ``_SAMPLE_MIN_ESS``.
+    """
+    es = e[idx]
+    zs = float(es.sum())
+    share = (zs / Z) / (idx.size / e.size)
+    if not (0.5 <= share <= 2.0):
+        return None
+    if zs * zs < _SAMPLE_MIN_ESS * float(es @ es):
+        return None
+    _, H = _moments(np.take(L, idx, axis=1), es, zs)
+    return H
 
 
 # --------------------------------------------------------------------------------------
@@ -742,6 +837,7 @@ def _hessian_cost_ratio(K: int) -> float:
 
 def _newton(
     L: np.ndarray,
+    inv_s: np.ndarray,
     c: np.ndarray,
     logp: np.ndarray,
     is_in: np.ndarray,
@@ -756,7 +852,10 @@ def _newton(
 
     Parameters
     ----------
-    L : (K, n) scaled view rows on the support (C-contiguous).
+    L : (K, n) view rows on the support, centred at their prior means (C-contiguous).
+    inv_s : (K,) row scales: the method works on the scaled rows ``L_s = diag(inv_s) L``
+        (prior standard deviation one) without materialising them --
+        ``L_s^T theta = L^T (inv_s * theta)``, ``L_s q = inv_s * (L q)``.
     c : (K,) scaled targets.
     logp : (n,) log prior on the support (any constant shift).
     is_in : (K,) bool, True for inequality rows (multiplier ``nu >= 0``).
@@ -774,7 +873,7 @@ def _newton(
         H = H0
     else:
         theta = np.where(is_in, np.maximum(theta0, 0.0), theta0)
-        z = logp - L.T @ theta
+        z = logp - L.T @ (inv_s * theta)
         H = None
     zt = np.empty(n)
     zmax = float(z.max())
@@ -783,8 +882,9 @@ def _newton(
     et = np.empty(n)
     Z = float(e.sum())
     phi = zmax + math.log(Z) + float(theta @ c)
-    mu = (L @ e) / Z  # L q
+    mu = (L @ e) * (inv_s / Z)  # L_s q
     g = c - mu
+    ss = np.outer(inv_s, inv_s)
     cost_ratio = _hessian_cost_ratio(K)
 
     hist_ratio: list[float] = []
@@ -796,9 +896,18 @@ def _newton(
     converged = r <= tol
     fresh_next = H is None
     h_current = H is not None  # H evaluated at the current iterate
+    sample_idx = _sample_index(n)
+    want_sample = True  # damped phase: a sampled Hessian is good enough
+    h_sampled = False
     while not converged and it < max_iter:
         if H is None or (fresh_next and not h_current):
-            _, H = _moments(L, e, Z, mu)
+            H = None
+            if want_sample and sample_idx is not None:
+                H = _sampled_cov(L, e, Z, sample_idx)
+            h_sampled = H is not None
+            if H is None:
+                _, H = _moments(L, e, Z, mu / inv_s)
+            H *= ss
         h_current = False
 
         # ---- Bertsekas epsilon-active set -------------------------------------------
@@ -825,12 +934,14 @@ def _newton(
         if not np.any(d):
             reason = "no_direction"
             break
-        u = L.T @ d  # (n,) L^T d, shared by every line-search trial
+        u = L.T @ (inv_s * d)  # (n,) L_s^T d, shared by every line-search trial
 
         # ---- projected Armijo line search along theta(t) = P(theta + t d) -----------
         t = 1.0
         accepted = False
-        noise = 64.0 * _EPS * (1.0 + abs(zmax) + abs(math.log(Z)) + float(np.abs(theta) @ np.abs(c)))
+        noise = (
+            64.0 * _EPS * (1.0 + abs(zmax) + abs(math.log(Z)) + float(np.abs(theta) @ np.abs(c)))
+        )
         for _ in range(60):
             th_t = theta + t * d
             clip = is_in & (th_t < 0.0)
@@ -841,7 +952,7 @@ def _newton(
                 np.multiply(u, -t, out=zt)
                 zt += z
             for i in np.flatnonzero(clip):  # rows clipped at 0: undo their linear part
-                zt += (theta[i] + t * d[i]) * L[i]
+                zt += ((theta[i] + t * d[i]) * inv_s[i]) * L[i]
             zmax_t = float(zt.max())
             np.subtract(zt, zmax_t, out=et)
             np.exp(et, out=et)
@@ -868,13 +979,17 @@ def _newton(
         z, zt = zt, z
         e, et = et, e
         zmax, Z, phi = zmax_t, Z_t, phi_t
-        if t < 1.0 or r > 1e-2:
-            # far from the solution: the next step surely wants a fresh Hessian, so
-            # get L q from the same pass over L
+        if h_sampled and t < 0.25:
+            sample_idx = None  # sampled curvature misled the step: use all scenarios
+        if (t < 1.0 or r > 1e-2) and sample_idx is None:
+            # far from the solution: the next step surely wants a fresh (full) Hessian,
+            # so get L q from the same pass over L
             mu, H = _moments(L, e, Z)
+            mu *= inv_s
+            H *= ss
             h_current = True
         else:
-            mu = (L @ e) / Z
+            mu = (L @ e) * (inv_s / Z)
         g = c - mu
         r_prev = r
         r = _kkt_residual(g, theta, is_in)
@@ -882,6 +997,7 @@ def _newton(
         rho = r / max(r_prev, 1e-300)
         hist_ratio.append(rho)
         hist_full.append(t == 1.0)
+        want_sample = t < 1.0 or r > 1e-2
 
         # ---- keep the Hessian (chord step) when that is predicted to be cheaper -----
         if t < 1.0 or rho > 0.1 or r > 1e-3:
@@ -895,15 +1011,17 @@ def _newton(
             if float(np.max(np.abs(theta))) > 1e6:
                 reason = "diverging"
                 break
-            # Symptoms of views that hold only on a smaller support (or not at all):
-            # the residual decays at best linearly while the multipliers keep moving by
-            # steps that do not shrink (theta -> infinity along a recession direction).
-            # A converging iteration has shrinking steps.  False alarms only cost an LP.
+            # Signature of views that hold only on a smaller support: full Newton steps
+            # of nearly constant length while the residual falls by a steady factor
+            # (theta runs off linearly along a recession direction and q_s -> 0
+            # geometrically off the maximal support).  Near-edge problems that do
+            # converge show growing or shrinking steps.  A false alarm costs one LP.
             if (
-                len(hist_ratio) >= 6
+                len(hist_ratio) >= 8
                 and all(hist_full[-6:])
-                and min(hist_ratio[-6:]) > 0.05
-                and hist_step[-1] > 0.25 * hist_step[-6]
+                and 0.05 < min(hist_ratio[-6:])
+                and max(hist_ratio[-6:]) < 0.95
+                and max(hist_step[-6:]) <= 2.0 * min(hist_step[-6:])
             ):
                 reason = "slow"
                 break
@@ -940,7 +1058,9 @@ def _lp_feasibility(L: np.ndarray, c: np.ndarray, is_in: np.ndarray) -> tuple[bo
     A_eq = sparse.vstack(
         [
             sparse.hstack([sparse.csr_matrix(L[eq]), Ieq, -Ieq, sparse.csr_matrix((ke, ki))]),
-            sparse.hstack([sparse.csr_matrix(np.ones((1, n))), sparse.csr_matrix((1, 2 * ke + ki))]),
+            sparse.hstack(
+                [sparse.csr_matrix(np.ones((1, n))), sparse.csr_matrix((1, 2 * ke + ki))]
+            ),
         ],
         format="csr",
     )
@@ -957,7 +1077,9 @@ def _lp_feasibility(L: np.ndarray, c: np.ndarray, is_in: np.ndarray) -> tuple[bo
         b_ub = c[ine]
     else:
         A_ub, b_ub = None, None
-    res = linprog(cost, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+    res = linprog(
+        cost, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs"
+    )
     if res.status != 0 or res.x is None:
         # the elastic LP is always feasible and bounded; treat solver trouble as unknown
         return True, []
@@ -977,6 +1099,104 @@ def _lp_feasibility(L: np.ndarray, c: np.ndarray, is_in: np.ndarray) -> tuple[bo
     except AttributeError:  # pragma: no cover - marginals missing in very old SciPy
         pass
     return False, sorted(off)
+
+
+def _lp_certificate(
+    L: np.ndarray,
+    c: np.ndarray,
+    is_in: np.ndarray,
+    score: np.ndarray,
+    *,
+    guess_log_ratio: float = _GUESS_LOG_RATIO,
+    only_feasibility: bool = False,
+    batch: int = 4096,
+    max_rounds: int = 40,
+) -> tuple[str, np.ndarray | None, np.ndarray | None]:
+    """Maximal support (or infeasibility) from a candidate set, certified by an LP.
+
+    For multipliers ``y = [lambda; nu]`` (``nu >= 0``) let ``f_s = y^T (L_s - c)``.
+    Every feasible ``q`` has ``sum_s q_s f_s = lambda^T (A q - b) + nu^T (G q - h) <= 0``,
+    so if ``f >= 0`` on all scenarios then ``q_s = 0`` wherever ``f_s > 0``; conversely
+    (theorem of the alternative) every scenario outside the maximal support is
+    separated by such a certificate, and certificates add up.  With ``P`` the
+    candidate set (``score >= -guess_log_ratio``; the score is ``log q_s - max log q``
+    at the stalled Newton iterate) and ``U`` the other scenarios, the LP
+
+        max  t + sum_{s in P} v_s   s.t.  f_s >= t (s in U),  f_s >= v_s (s in P),
+                                          0 <= t <= 1,  0 <= v <= 1,  |y| <= 1e6
+
+    has ``K + 1 + |P|`` columns.  It is solved by constraint generation: the rows of
+    ``U`` enter in batches (closest to the candidate set first, then the violated
+    ones), each round checked against all scenarios with one ``gemv``.  At the
+    optimum, ``t = 1`` proves that no feasible ``q`` puts mass on ``U``, and the
+    maximal support is exactly ``{s in P : v_s = 0}`` -- empty means that no feasible
+    ``q`` exists at all, and ``y`` is then a Farkas certificate naming the views in
+    conflict.
+
+    With ``only_feasibility``, or when the candidate set is empty or too large
+    (``> 50 000`` scenarios or more than half of them), ``P`` is taken empty: the LP
+    then only decides feasibility (``t = 1``: infeasible, with the Farkas certificate
+    ``y``; else "feasible").
+
+    Returns
+    -------
+    ("support", keep, y) with ``keep`` (n,) bool, ("infeasible", None, y),
+    ("feasible", None, None) when only feasibility could be decided, or
+    ("unknown", None, None) when ``U`` cannot be certified (the candidate set misses
+    part of the support) or an LP failed.
+    """
+    K, n = L.shape
+    guess = score >= -guess_log_ratio
+    only_feasibility = only_feasibility or not (0 < guess.sum() <= min(50_000, n // 2))
+    if only_feasibility:
+        guess = np.zeros(n, dtype=bool)
+    P = np.flatnonzero(guess)
+    U = np.flatnonzero(~guess)
+    nP = P.size
+    order = U[np.argsort(-score[U], kind="stable")]
+    active = order[: min(batch, order.size)]
+    in_active = np.zeros(n, dtype=bool)
+    in_active[active] = True
+    y_box = 1e6
+    bounds = np.zeros((K + 1 + nP, 2))
+    bounds[:K, 0] = np.where(is_in, 0.0, -y_box)
+    bounds[:K, 1] = y_box
+    bounds[K:, 1] = 1.0
+    cost = np.concatenate([np.zeros(K), [-1.0], -np.ones(nP)])
+    x = None
+    for _ in range(max_rounds):
+        rows = np.concatenate([P, active])
+        m = rows.size
+        # constraints -f_s + t <= 0 (s in U),  -f_s + v_j <= 0 (s = P_j)
+        blk = -(L[:, rows] - c[:, None]).T
+        tcol = np.zeros(m)
+        tcol[nP:] = 1.0
+        vmat = sparse.csr_matrix((np.ones(nP), (np.arange(nP), np.arange(nP))), shape=(m, nP))
+        A_ub = sparse.hstack(
+            [sparse.csr_matrix(blk), sparse.csr_matrix(tcol[:, None]), vmat], format="csr"
+        )
+        res = linprog(cost, A_ub=A_ub, b_ub=np.zeros(m), bounds=bounds, method="highs")
+        if res.status != 0 or res.x is None:
+            return "unknown", None, None
+        x = res.x
+        y, t = x[:K], x[K]
+        f = L.T @ y - float(c @ y)
+        viol = np.flatnonzero(~in_active & ~guess & (f < t - 1e-6))
+        if viol.size == 0:
+            break
+        add = viol[np.argsort(f[viol], kind="stable")[:batch]]
+        in_active[add] = True
+        active = np.concatenate([active, add])
+    else:
+        return "unknown", None, None
+    y, t, v = x[:K], x[K], x[K + 1 :]
+    if t < 0.5:
+        return ("feasible" if only_feasibility else "unknown"), None, None
+    keep = np.zeros(n, dtype=bool)
+    keep[P[v < 0.5]] = True
+    if not keep.any():
+        return "infeasible", None, y
+    return "support", keep, y
 
 
 def _lp_max_support(L: np.ndarray, c: np.ndarray, is_in: np.ndarray) -> np.ndarray | None:
@@ -1008,21 +1228,33 @@ def _lp_max_support(L: np.ndarray, c: np.ndarray, is_in: np.ndarray) -> np.ndarr
     if ki:
         ub_blocks.append(
             sparse.hstack(
-                [sparse.csr_matrix(L[ine]), sparse.csr_matrix((ki, n)), sparse.csr_matrix(-c[ine][:, None])]
+                [
+                    sparse.csr_matrix(L[ine]),
+                    sparse.csr_matrix((ki, n)),
+                    sparse.csr_matrix(-c[ine][:, None]),
+                ]
             )
         )
         b_ub.append(np.zeros(ki))
     A_ub = sparse.vstack(ub_blocks, format="csr")
     eq_blocks = [
         sparse.hstack(
-            [sparse.csr_matrix(np.ones((1, n))), sparse.csr_matrix((1, n)), sparse.csr_matrix([[-1.0]])]
+            [
+                sparse.csr_matrix(np.ones((1, n))),
+                sparse.csr_matrix((1, n)),
+                sparse.csr_matrix([[-1.0]]),
+            ]
         )
     ]
     if ke:
         eq_blocks.insert(
             0,
             sparse.hstack(
-                [sparse.csr_matrix(L[eq]), sparse.csr_matrix((ke, n)), sparse.csr_matrix(-c[eq][:, None])]
+                [
+                    sparse.csr_matrix(L[eq]),
+                    sparse.csr_matrix((ke, n)),
+                    sparse.csr_matrix(-c[eq][:, None]),
+                ]
             ),
         )
     A_eq = sparse.vstack(eq_blocks, format="csr")
@@ -1042,3 +1274,13 @@ def _lp_max_support(L: np.ndarray, c: np.ndarray, is_in: np.ndarray) -> np.ndarr
     if res.status != 0 or res.x is None:
         return None
     return res.x[n : 2 * n] > 0.5
+
+
+def __getattr__(name: str):  # pragma: no cover - thin re-export
+    """``tasks.entropy_pooling.sequential_entropy_pooling`` lives in :mod:`tasks.sequential`
+    (imported lazily: that module builds on this one)."""
+    if name in ("sequential_entropy_pooling", "SequentialResult"):
+        from tasks import sequential
+
+        return getattr(sequential, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -131,7 +131,7 @@ def test_kkt_conditions_mixed_views():
     res = solve_entropy_pooling(p, A, b, G, h, names=["m0", "v0", "m2", "m1>=", "m1<="])
     assert res.converged
     _kkt_check(res, p, A, b, G, h)
-    nu = res.multipliers[A.shape[0]:]
+    nu = res.multipliers[A.shape[0] :]
     assert nu[0] > 1e-3  # the binding inequality carries a positive multiplier
     assert nu[1] == 0.0  # the slack one none
     np.testing.assert_allclose(G[0] @ res.posterior, h[0], atol=1e-12)
@@ -163,10 +163,13 @@ def test_matches_exponential_cone_solver():
         pytest.skip("CLARABEL not installed")
     p, A, b, G, h = _mixed_problem(S=200, seed=1)
     res = solve_entropy_pooling(p, A, b, G, h)
+    assert res.multipliers[3] > 0 and res.multipliers[4] == 0  # one binding, one slack
     q = cp.Variable(p.size)
     cons = [A @ q == b, G @ q <= h, cp.sum(q) == 1]
     prob = cp.Problem(cp.Minimize(cp.sum(cp.rel_entr(q, p))), cons)
-    prob.solve(solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12, max_iter=500)
+    prob.solve(
+        solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12, max_iter=500
+    )
     assert prob.status == "optimal"
     np.testing.assert_allclose(res.posterior, q.value, atol=1e-7, rtol=0)
     np.testing.assert_allclose(res.relative_entropy, prob.value, atol=1e-7)
@@ -176,8 +179,9 @@ def test_matches_exponential_cone_solver():
 
 
 def test_matches_slsqp_on_the_primal():
-    p, A, b, G, h = _mixed_problem(S=150, seed=2)
+    p, A, b, G, h = _mixed_problem(S=80, seed=2)
     res = solve_entropy_pooling(p, A, b, G, h)
+    assert res.multipliers[3] > 0 and res.multipliers[4] == 0  # one binding, one slack
     floor = 1e-300
 
     def f(q):
@@ -189,11 +193,20 @@ def test_matches_slsqp_on_the_primal():
 
     cons = [
         {"type": "eq", "fun": lambda q: A @ q - b, "jac": lambda q: A},
-        {"type": "eq", "fun": lambda q: np.array([q.sum() - 1.0]), "jac": lambda q: np.ones((1, q.size))},
+        {
+            "type": "eq",
+            "fun": lambda q: np.array([q.sum() - 1.0]),
+            "jac": lambda q: np.ones((1, q.size)),
+        },
         {"type": "ineq", "fun": lambda q: h - G @ q, "jac": lambda q: -G},
     ]
     sol = minimize(
-        f, p.copy(), jac=grad, constraints=cons, bounds=[(0.0, 1.0)] * p.size, method="SLSQP",
+        f,
+        p.copy(),
+        jac=grad,
+        constraints=cons,
+        bounds=[(0.0, 1.0)] * p.size,
+        method="SLSQP",
         options={"ftol": 1e-16, "maxiter": 1000},
     )
     assert np.max(np.abs(A @ sol.x - b)) < 1e-9
@@ -218,7 +231,12 @@ def test_row_of_ones_is_harmless_and_wrong_sum_is_infeasible():
     np.testing.assert_allclose(twos.posterior, ref.posterior, rtol=1e-12, atol=0)
     with pytest.raises(ViewsInfeasible) as err:
         solve_entropy_pooling(
-            p, np.vstack([A, ones]), np.append(b, 0.9), G, h, names=["a", "b", "c", "sum", "g0", "g1"]
+            p,
+            np.vstack([A, ones]),
+            np.append(b, 0.9),
+            G,
+            h,
+            names=["a", "b", "c", "sum", "g0", "g1"],
         )
     assert err.value.views == ["sum"]
     assert "'sum'" in str(err.value)
@@ -281,7 +299,9 @@ def test_mean_above_largest_value_is_infeasible():
     p = np.full(500, 1 / 500)
     other = rng.standard_normal(500)
     with pytest.raises(ViewsInfeasible) as err:
-        solve_entropy_pooling(p, np.vstack([other, x]), [0.0, x.max() + 0.01], names=["ok", "mean_x"])
+        solve_entropy_pooling(
+            p, np.vstack([other, x]), [0.0, x.max() + 0.01], names=["ok", "mean_x"]
+        )
     assert err.value.views == ["mean_x"]
     assert "mean_x" in str(err.value)
     assert isinstance(err.value, ValueError)
@@ -362,6 +382,37 @@ def test_edge_of_joint_feasibility_is_solved_exactly_via_lp():
     np.testing.assert_allclose(q[on_edge], q_ref, rtol=1e-9)
 
 
+def test_certificate_lp_and_textbook_max_support_lp_agree():
+    """The two LP routes to the maximal support (internal) give the same answer."""
+    import tasks.entropy_pooling as ep
+
+    rng = np.random.default_rng(21)
+    u = rng.random((3000, 2))
+    inside = u[u.sum(1) < 0.97]
+    edge_x = np.linspace(0.0, 1.0, 9)
+    pts = np.vstack([inside, np.column_stack([edge_x, 1.0 - edge_x])])
+    L = pts.T.copy()
+    c = np.array([0.3, 0.7])
+    m, sd = L.mean(axis=1), L.std(axis=1)
+    Ls = (L - m[:, None]) / sd[:, None]
+    cs = (c - m) / sd
+    is_in = np.zeros(2, dtype=bool)
+    ref = ep._lp_max_support(Ls, cs, is_in)
+    # candidate set: the edge plus a band of interior points near it
+    score = np.where(pts.sum(1) > 0.9, 0.0, -100.0)
+    status, keep, _ = ep._lp_certificate(Ls, cs, is_in, score)
+    assert status == "support"
+    np.testing.assert_array_equal(keep, ref)
+    assert set(np.flatnonzero(keep)) == set(range(inside.shape[0], pts.shape[0]))
+    # a candidate set that misses part of the support is not certified
+    score_bad = np.where(pts.sum(1) > 0.9, 0.0, -100.0)
+    score_bad[-1] = -100.0
+    assert ep._lp_certificate(Ls, cs, is_in, score_bad)[0] == "unknown"
+    # infeasible views: the Farkas certificate is found with an empty candidate set
+    status, _, y = ep._lp_certificate(Ls, np.array([5.0, 5.0]), is_in, score, only_feasibility=True)
+    assert status == "infeasible" and np.any(y != 0)
+
+
 # ---------------------------------------------------------------- prior support
 
 
@@ -413,7 +464,7 @@ def test_variance_and_higher_moment_views_are_attained():
         ]
     )
     b = np.array([m1, m2, v1, v2, rho * np.sqrt(v1 * v2), -0.3, 3.2 * v1**2])
-    G = np.vstack([-(x2 - m2) ** 4])  # kurtosis of x2 at least 3.5
+    G = np.vstack([-((x2 - m2) ** 4)])  # kurtosis of x2 at least 3.5
     h = np.array([-3.5 * v2**2])
     res = solve_entropy_pooling(p, A, b, G, h)
     assert res.converged
@@ -424,9 +475,12 @@ def test_variance_and_higher_moment_views_are_attained():
     _kkt_check(res, p, A, b, G, h)
 
 
-def test_moderately_large_problem_reaches_tight_residual():
+def test_moderately_large_problem_reaches_tight_residual(monkeypatch):
+    import tasks.entropy_pooling as ep
+
     rng = np.random.default_rng(17)
-    S, n = 200_000, 5
+    S, n = 300_000, 5
+    assert S >= ep._SAMPLE_MIN_N  # the damped phase uses block-sampled Hessians
     x = rng.standard_normal((n, S))
     x[1] = 0.7 * x[0] + 0.3 * x[1]
     p = np.full(S, 1 / S)
@@ -438,6 +492,11 @@ def test_moderately_large_problem_reaches_tight_residual():
     assert res.converged and res.iterations < 30
     assert res.max_residual <= 1e-10
     assert np.all(res.multipliers[7:] > 0)  # both inequalities bind
+    _kkt_check(res, p, A, b, G, h)
+    # the sampled curvature only changes the path, not the answer
+    monkeypatch.setattr(ep, "_SAMPLE_MIN_N", 10**12)
+    full = solve_entropy_pooling(p, A, b, G, h)
+    np.testing.assert_allclose(res.posterior, full.posterior, rtol=1e-9, atol=0)
 
 
 # ---------------------------------------------------------------- inputs
@@ -461,3 +520,12 @@ def test_input_validation_and_no_views():
     # a 1-D row and a scalar target are accepted
     r = solve_entropy_pooling(p, np.array([0.0, 1.0, 2.0]), 1.2)
     assert abs(r.posterior @ [0.0, 1.0, 2.0] - 1.2) <= 1e-12
+
+
+def test_iteration_limit_reports_non_convergence():
+    p, A, b, G, h = _mixed_problem(S=300, seed=6)
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        res = solve_entropy_pooling(p, A, b, G, h, max_iter=2)
+    assert not res.converged and res.iterations == 2
+    assert res.max_residual > 1e-8
+    assert abs(res.posterior.sum() - 1.0) <= 1e-14 and np.all(res.posterior >= 0)
