@@ -23,7 +23,8 @@ def test_run_show_report_cycle(case_dict, tmp_path, capsys):
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout + proc.stderr
     assert "dashboard http://127.0.0.1:" in text            # dashboard URL printed at start
-    assert "portfolios: 16 of 16 optimal" in text             # end-of-run summary
+    n = (1 + len(d["views"])) * 2 * (3 + len(d["optimization"]["targets"]))
+    assert f"portfolios: {n} of {n} optimal" in text          # end-of-run summary
     assert f"outputs written to {out}" in proc.stdout
     assert (out / "report.html").is_file()
 

@@ -116,7 +116,8 @@ def test_client_killed_then_resume(cfg, reference, tmp_path):
     assert not (out / "manifest.json").exists()
     done = {p.name: p.stat().st_mtime_ns for p in parts.glob("*.parquet")}
     views_done = len(list((out / ".parts" / "views").glob("*.parquet")))
-    total = 2 * 2 * (cfg["optimization"]["points"] + len(cfg["optimization"]["targets"]))
+    opt = cfg["optimization"]
+    total = (1 + len(cfg["views"])) * len(opt["risk_measures"]) * (opt["points"] + len(opt["targets"]))
     assert 12 <= len(done) < total
 
     res = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)

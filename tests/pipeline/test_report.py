@@ -23,7 +23,8 @@ pytestmark = pytest.mark.cluster
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXPECTED_FIGURES = {"frontier_CVaR.png", "frontier_MV.png", "exposures_CVaR.png", "exposures_MV.png",
-                    "stress_CVaR.png", "stress_MV.png", "views_dm_equity_turbulence.png"}
+                    "stress_CVaR.png", "stress_MV.png", "views_dm_equity_turbulence.png",
+                    "views_dm_equity_crash_sep.png", "greeks_CVaR.png", "greeks_MV.png"}
 
 
 @pytest.fixture(scope="module")
@@ -76,29 +77,21 @@ def test_report_html_has_sections_tables_and_skip_notes(small_run, report):
     for heading in ("Efficient frontiers", "Exposure composition", "Stress matrix",
                     "View sets: prior vs posterior", "Portfolio Greeks"):
         assert f"<h2>{heading}" in html
-    assert "greeks.parquet is not in this run folder" in html  # no greeks yet: skipped, said so
+    assert "greeks.parquet is not in this run folder" not in html  # the pipeline writes Greeks
     assert "scenarios.parquet was not written" not in html    # scenarios written: densities drawn
     re_ = run["views"].set_index("view_set").loc["dm_equity_turbulence", "relative_entropy"]
     assert f"{re_:.4f}" in html
 
 
-def test_report_draws_greeks_when_present_and_skips_densities_without_scenarios(small_run, tmp_path):
-    path, run = small_run
-    run_dir = _copy_run(path, tmp_path / "run", drop=("scenarios.parquet",))
-    fr = run["frontier"]
-    rng = np.random.default_rng(0)
-    greeks = pd.DataFrame({"portfolio": np.repeat(fr["portfolio"].to_numpy(), 2),
-                           "underlying": ["DM_Equity", "EM_Equity"] * len(fr)})
-    for g in ("delta", "gamma", "vega", "theta", "rho"):
-        greeks[g] = rng.normal(size=len(greeks))
-    greeks.to_parquet(run_dir / "greeks.parquet")
+def test_report_skips_missing_tables_and_says_so(small_run, tmp_path):
+    path, _ = small_run
+    run_dir = _copy_run(path, tmp_path / "run", drop=("scenarios.parquet", "greeks.parquet"))
     html = write_report(run_dir).read_text(encoding="utf-8")
-    assert "greeks.parquet is not in this run folder" not in html
-    for rm in ("CVaR", "MV"):
-        _assert_valid_png((run_dir / f"greeks_{rm}.png").read_bytes(), rm)
+    assert "greeks.parquet is not in this run folder" in html
     assert "Density panels skipped: scenarios.parquet was not written" in html
+    assert not list(run_dir.glob("greeks_*.png"))
     _assert_valid_png((run_dir / "views_dm_equity_turbulence.png").read_bytes(), "views")
-    assert len(re.findall("data:image/png;base64,", html)) == len(EXPECTED_FIGURES) + 2
+    assert len(re.findall("data:image/png;base64,", html)) == len(EXPECTED_FIGURES) - 2
 
 
 def test_smooth_density_integrates_to_one_and_follows_the_weights():
@@ -146,5 +139,5 @@ def test_final_summary_of_the_run_folder(small_run):
     text = final_summary(path)
     n = len(run["frontier"])
     assert f"portfolios: {n} of {n} optimal, 0 infeasible" in text
-    assert "views: 2 of 2 solved, 0 infeasible" in text
+    assert "views: 3 of 3 solved, 0 infeasible" in text
     assert f"outputs: {path}" in text and "wall time:" in text
