@@ -506,7 +506,8 @@ def _greeks_wide(gk: pd.DataFrame) -> pd.DataFrame:
 
 
 def _greek_columns(gk: pd.DataFrame) -> list[str]:
-    extra = [c for c in gk.columns if c not in ("portfolio", "underlying", *GREEKS)
+    ident = ("portfolio", "underlying", "view_set", "risk_measure", "kind", "point")
+    extra = [c for c in gk.columns if c not in (*ident, *GREEKS)
              and pd.api.types.is_numeric_dtype(gk[c])]
     return [g for g in GREEKS if g in gk.columns] + extra
 
