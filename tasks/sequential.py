@@ -345,7 +345,7 @@ def _find_level(f: Callable[[float], float], grid: np.ndarray, v0: float, label:
         if (fm > 0) == (fa > 0):
             ia, fa = m, fm
         else:
-            ib, fb = m, fm
+            ib, _fb = m, fm
     a, b = float(grid[ia]), float(grid[ib])
     xtol = 1e-15 * max(1.0, abs(a), abs(b))
     return float(brentq(f, a, b, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200))

@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 import pipeline
-from pipeline.store import atomic_write_parquet
 from tests.pipeline.procs import dask_cmd, kill_group, scheduler_address, start, wait_for
 
 pytestmark = pytest.mark.cluster
