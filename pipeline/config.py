@@ -31,7 +31,6 @@ __all__ = [
     "safe_load",
 ]
 
-SUPPORTED_RM = ("CVaR", "MV")
 
 
 class ConfigError(ValueError):
@@ -228,29 +227,94 @@ class ViewSetSpec(_Model):
     views: list[ViewSpec] = Field(min_length=1)
 
 
+GREEK_NAMES = ("delta", "gamma", "vega", "theta", "rho")
+CAP_KEYS = {"MV": "upperdev", "MAD": "uppermad", "MSV": "uppersdev", "FLPM": "upperflpm", "SLPM": "upperslpm",
+            "CVaR": "upperCVaR", "WR": "upperwr", "MDD": "uppermdd", "ADD": "upperadd", "CDaR": "upperCDaR"}
+
+
+class ConstraintSpec(_Model):
+    """Portfolio constraints beyond bounds and the budget (see :class:`tasks.constraints.Constraints`).
+
+    Exposures and caps are in units of the portfolio's market value (budget 1).
+    """
+
+    groups: dict[str, list[str]] = Field(default_factory=dict, description="group name -> instruments")
+    group_bounds: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)
+    linear: list[str] = Field(default_factory=list, description='e.g. "Put_90 + Put_95 >= -0.3"')
+    sht: bool = True
+    uppersht: float | None = Field(default=None, ge=0, description="sum of short exposures <=")
+    upperlng: float | None = Field(default=None, ge=0, description="sum of long exposures <=")
+    leverage: float | None = Field(default=None, gt=0, description="gross exposure sum|e| <=")
+    margin_rates: dict[str, float] = Field(default_factory=dict, description="instrument -> margin per unit |e|")
+    margin: float | None = Field(default=None, gt=0, description="sum m_i |e_i| <=")
+    holdings: dict[str, float] = Field(default_factory=dict, description="current exposures e0 (turnover)")
+    turnover: float | None = Field(default=None, gt=0, description="sum |e - e0| <=")
+    benchmark: dict[str, float] = Field(default_factory=dict, description="benchmark exposures (tracking error)")
+    tracking_error: float | None = Field(default=None, gt=0, description="std of P&L minus benchmark P&L <=")
+    caps: dict[str, float] = Field(default_factory=dict, description="risk measure -> cap")
+    greeks: dict[str, dict[str, tuple[float | None, float | None]]] = Field(
+        default_factory=dict, description="greek -> underlying -> [lo, hi] on portfolio Greeks")
+    delta_neutral: list[str] = Field(default_factory=list, description="underlyings with |delta| <= tol")
+    neutral_tol: float = Field(default=1e-6, gt=0)
+
+    @field_validator("caps")
+    @classmethod
+    def _caps(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, cap in v.items():
+            if k not in CAP_KEYS:
+                raise ValueError(f"unknown risk measure {k!r} in caps; expected one of {', '.join(CAP_KEYS)}")
+            if not cap > 0:
+                raise ValueError(f"cap on {k} must be > 0")
+        return v
+
+    @field_validator("greeks")
+    @classmethod
+    def _greeks(cls, v: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for g in v:
+            if g not in GREEK_NAMES:
+                raise ValueError(f"unknown Greek {g!r}; expected one of {', '.join(GREEK_NAMES)}")
+        return v
+
+
+class ConstraintSetSpec(ConstraintSpec):
+    """An extra frontier with more constraints (added to ``optimization.constraints``)."""
+
+    risk_measures: list[str] | None = Field(default=None, description="default: optimization.risk_measures")
+
+
+def _check_measures(v: list[str]) -> list[str]:
+    for rm in v:
+        try:
+            RiskMeasure(rm)
+        except ValueError:
+            raise ValueError(f"unknown risk measure {rm!r}; expected one of "
+                             f"{', '.join(m.value for m in RiskMeasure)}") from None
+    if len(set(v)) != len(v):
+        raise ValueError("duplicate risk measures")
+    return v
+
+
 class OptimizationSpec(_Model):
     risk_measures: list[str] = Field(default_factory=lambda: ["CVaR"], min_length=1)
     objective: Literal["MinRisk"] = "MinRisk"
+    portfolios: list[Literal["Sharpe", "Utility", "MaxRet"]] = Field(
+        default_factory=list, description="single portfolios per (view set, measure, constraint set)")
+    rf: float = Field(default=0.0, description="risk-free rate (Sharpe) and FLPM/SLPM threshold")
+    l: float = Field(default=2.0, gt=0, description="risk aversion of the Utility objective")
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
     demean: bool = False
     points: int = Field(default=20, ge=2)
     targets: list[float] = Field(default_factory=list)
     bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
     solver: Literal["CLARABEL", "HIGHS"] = "CLARABEL"
+    cvar_method: Literal["lp", "cuts", "auto"] = "auto"
+    constraints: ConstraintSpec = Field(default_factory=ConstraintSpec)
+    constraint_sets: dict[str, ConstraintSetSpec] = Field(default_factory=dict)
 
     @field_validator("risk_measures")
     @classmethod
     def _rms(cls, v: list[str]) -> list[str]:
-        for rm in v:
-            try:
-                RiskMeasure(rm)
-            except ValueError:
-                raise ValueError(f"unknown risk measure {rm!r}") from None
-            if rm not in SUPPORTED_RM:
-                raise ValueError(f"risk measure {rm!r} is not available yet; use one of {SUPPORTED_RM}")
-        if len(set(v)) != len(v):
-            raise ValueError("duplicate risk measures")
-        return v
+        return _check_measures(v)
 
 
 class OutputSpec(_Model):
@@ -337,6 +401,71 @@ class RunConfig(_Model):
     def view_sets(self) -> dict[str, list[View]]:
         """View objects of every view set, by name."""
         return {vs.name: [v.to_view() for v in vs.views] for vs in self.views}
+
+    def constraint_set_names(self) -> list[str]:
+        """``base`` (the ``optimization.constraints``) then every named extra set."""
+        return ["base"] + list(self.optimization.constraint_sets)
+
+    def set_measures(self, name: str) -> list[str]:
+        """Risk measures whose frontiers are computed under constraint set ``name``."""
+        if name == "base":
+            return list(self.optimization.risk_measures)
+        return list(self.optimization.constraint_sets[name].risk_measures or self.optimization.risk_measures)
+
+    def constraints(self, name: str, greek_matrix: np.ndarray | None = None,
+                    greek_keys: list[tuple[str, str]] | None = None) -> Any:
+        """The :class:`tasks.constraints.Constraints` of constraint set ``name`` (base + the set's own).
+
+        ``greek_matrix`` (N, K) and ``greek_keys`` come from :func:`tasks.greeks.greeks_matrix` and
+        are needed when the set limits Greeks.
+        """
+        from tasks.constraints import Constraints, GreekLimits
+
+        specs = [self.optimization.constraints]
+        if name != "base":
+            specs.append(self.optimization.constraint_sets[name])
+        merged: dict[str, Any] = {}
+        for spec in specs:
+            d = spec.model_dump(exclude={"risk_measures"} if isinstance(spec, ConstraintSetSpec) else set())
+            for key, val in d.items():
+                if isinstance(val, dict) and key in merged and isinstance(merged[key], dict):
+                    merged[key] = {**merged[key], **val}
+                elif isinstance(val, list) and key in merged:
+                    merged[key] = merged[key] + [x for x in val if x not in merged[key]]
+                elif val is not None and val != ConstraintSpec.model_fields[key].default:
+                    merged[key] = val
+                else:
+                    merged.setdefault(key, val)
+        names = self.instrument_names
+        kw: dict[str, Any] = {
+            "groups": merged["groups"], "group_bounds": merged["group_bounds"], "linear": merged["linear"],
+            "sht": merged["sht"], "uppersht": merged["uppersht"], "upperlng": merged["upperlng"],
+            "leverage": merged["leverage"], "margin": merged["margin"], "turnover": merged["turnover"],
+        }
+        if merged["margin_rates"]:
+            kw["margin_rates"] = np.array([merged["margin_rates"].get(n, 0.0) for n in names])
+        if merged["holdings"] or merged["turnover"] is not None:
+            kw["holdings"] = np.array([merged["holdings"].get(n, 0.0) for n in names])
+        if merged["tracking_error"] is not None:
+            kw["benchmark"] = np.array([merged["benchmark"].get(n, 0.0) for n in names])
+            kw["TE"] = merged["tracking_error"]
+        for rm, cap in merged["caps"].items():
+            kw[CAP_KEYS[rm]] = cap
+        if merged["greeks"] or merged["delta_neutral"]:
+            if greek_matrix is None or greek_keys is None:
+                raise ValueError("Greek limits need the instruments' Greek matrix")
+            limits: dict[Any, Any] = {}
+            for g, per in merged["greeks"].items():
+                for und, lim in per.items():
+                    limits[(g, und)] = tuple(lim)
+            tol = merged["neutral_tol"]
+            for und in merged["delta_neutral"]:
+                limits[("delta", und)] = (-tol, tol)
+            rows = [k for k in greek_keys if k in limits]
+            cols = [greek_keys.index(k) for k in rows]
+            kw["greeks"] = GreekLimits(np.asarray(greek_matrix)[:, cols].T, rows,
+                                       {k: limits[k] for k in rows})
+        return Constraints(**kw)
 
     def output_dir(self) -> Path:
         """Output folder: ``output.dir`` or ``runs/<name>``, relative to the working directory."""
@@ -531,6 +660,7 @@ def _check_semantics(cfg: RunConfig) -> None:
                 raise ConfigError(f"views[{i}].stages",
                                   f"must list every view index 0..{len(vs.views) - 1} exactly once")
     _check_bounds(cfg)
+    _check_constraints(cfg)
 
 
 def _check_curves(cfg: RunConfig, kinds: dict[str, str]) -> None:
@@ -546,6 +676,68 @@ def _check_curves(cfg: RunConfig, kinds: dict[str, str]) -> None:
             if ref is not None and kinds.get(ref) != "rate":
                 raise ConfigError(f"curves[{i}].{field}",
                                   f"{ref!r} is not a driver of kind 'rate'" if ref in kinds else f"unknown driver {ref!r}")
+
+
+def _check_constraints(cfg: RunConfig) -> None:
+    from tasks.greeks import greeks_matrix
+    from tasks.linear_expr import parse_constraint, resolve_names
+
+    opt = cfg.optimization
+    names = set(cfg.instrument_names)
+    _, keys = greeks_matrix(cfg.instrument_objects())
+    underlyings = {u for _, u in keys}
+    drawdowns = {"MDD", "ADD", "CDaR"}
+    sets = [("optimization.constraints", opt.constraints)] + [
+        (f"optimization.constraint_sets.{k}", v) for k, v in opt.constraint_sets.items()]
+    if "base" in opt.constraint_sets:
+        raise ConfigError("optimization.constraint_sets.base", "'base' is reserved for optimization.constraints")
+    for key, spec in sets:
+        measures = set(opt.risk_measures)
+        if isinstance(spec, ConstraintSetSpec) and spec.risk_measures is not None:
+            try:
+                _check_measures(spec.risk_measures)
+            except ValueError as exc:
+                raise ConfigError(f"{key}.risk_measures", str(exc)) from None
+            measures = set(spec.risk_measures)
+        if (measures | set(spec.caps)) & drawdowns and not cfg.scenarios.steps:
+            raise ConfigError(f"{key}" if spec.caps else "optimization.risk_measures",
+                              "drawdown measures (MDD, ADD, CDaR) need path scenarios: set scenarios.steps")
+        for g, members in spec.groups.items():
+            if g in names:
+                raise ConfigError(f"{key}.groups.{g}", "a group may not share an instrument's name")
+            for m in members:
+                if m not in names:
+                    raise ConfigError(f"{key}.groups.{g}", f"unknown instrument {m!r}")
+        groups = {**opt.constraints.groups, **spec.groups}
+        for g in spec.group_bounds:
+            if g not in groups:
+                raise ConfigError(f"{key}.group_bounds.{g}", "unknown group")
+        for field in ("margin_rates", "holdings", "benchmark"):
+            for n in getattr(spec, field):
+                if n not in names:
+                    raise ConfigError(f"{key}.{field}.{n}", "unknown instrument")
+        if spec.tracking_error is not None and not (spec.benchmark or opt.constraints.benchmark):
+            raise ConfigError(f"{key}.benchmark", "tracking_error needs benchmark exposures")
+        if spec.margin is not None and not (spec.margin_rates or opt.constraints.margin_rates):
+            raise ConfigError(f"{key}.margin_rates", "margin needs margin_rates")
+        for j, text in enumerate(spec.linear):
+            try:
+                resolve_names(parse_constraint(text).coefs, cfg.instrument_names, groups)
+            except (ValueError, KeyError) as exc:
+                raise ConfigError(f"{key}.linear[{j}]", str(exc).strip("'\"")) from None
+        for g, per in spec.greeks.items():
+            for und, (lo, hi) in per.items():
+                if und not in underlyings:
+                    raise ConfigError(f"{key}.greeks.{g}.{und}",
+                                      f"no instrument has a {g} on {und!r} (underlyings: {', '.join(sorted(underlyings))})")
+                if lo is not None and hi is not None and lo > hi:
+                    raise ConfigError(f"{key}.greeks.{g}.{und}", f"lower limit {lo} exceeds upper limit {hi}")
+        for und in spec.delta_neutral:
+            if ("delta", und) not in keys:
+                raise ConfigError(f"{key}.delta_neutral", f"no instrument has a delta on {und!r}")
+    if set(opt.risk_measures) & drawdowns and not cfg.scenarios.steps:
+        raise ConfigError("optimization.risk_measures",
+                          "drawdown measures (MDD, ADD, CDaR) need path scenarios: set scenarios.steps")
 
 
 def _check_bounds(cfg: RunConfig) -> None:

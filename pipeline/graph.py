@@ -85,8 +85,8 @@ def _view_part(i: int) -> str:
     return f"v{i}"
 
 
-def _portfolio_part(i: int, rm: str, kind: str, point: int) -> str:
-    return f"{i}-{rm}-{kind}{point}"
+def _portfolio_part(i: int, rm: str, si: int, kind: str, point: int) -> str:
+    return f"{i}-{rm}-{si}-{kind}{point}"
 
 
 def _restore_view(store: RunStore, i: int) -> stages.ViewOutcome | None:
@@ -177,37 +177,44 @@ def execute(cfg: RunConfig, client: Client, store: RunStore, *, log: Log = print
     opt = cfg.optimization
     port_f: dict[Future, dict[str, Any]] = {}
     port_rows: list[dict[str, Any]] = []
+    sets = cfg.constraint_set_names()
     for i, name in enumerate(vnames):
-        for rm in opt.risk_measures:
-            idents = ([("frontier", k) for k in range(opt.points)]
-                      + [("target", j) for j in range(len(opt.targets))])
-            todo = []
-            for kind, k in idents:
-                part = _portfolio_part(i, rm, kind, k)
-                if resume and store.has_part("frontier", part):
-                    port_rows.append(store.read_part("frontier", part).iloc[0].to_dict())
-                    reused["portfolios"] += 1
-                else:
-                    todo.append((kind, k))
-            if not todo:
-                continue
-            vf = view_f[name]
-            if vf is None:  # a restored infeasible view set: no posterior to optimise under
-                vf = client.scatter(outcomes[name], hash=False)
-            pkey = key("problem", i, rm)
-            lim = None
-            for kind, k in todo:
-                if kind == "frontier":
-                    if lim is None:
-                        lim = client.submit(stages.frontier_limits, pkey, cfg, scen, vf, rm,
-                                            key=key("limits", i, rm))
-                    f = client.submit(stages.frontier_point, pkey, cfg, scen, vf, rm, lim, k,
-                                      key=key("point", i, rm, k))
-                else:
-                    f = client.submit(stages.target_portfolio, pkey, cfg, scen, vf, rm, k,
-                                      key=key("target", i, rm, k))
-                port_f[f] = {"view_set": name, "risk_measure": rm, "kind": kind, "point": k,
-                             "part": _portfolio_part(i, rm, kind, k)}
+        for si, cset in enumerate(sets):
+            for rm in cfg.set_measures(cset):
+                idents = ([("frontier", k) for k in range(opt.points)]
+                          + ([("target", j) for j in range(len(opt.targets))] if cset == "base" else [])
+                          + [(obj, 0) for obj in opt.portfolios])
+                todo = []
+                for kind, k in idents:
+                    part = _portfolio_part(i, rm, si, kind, k)
+                    if resume and store.has_part("frontier", part):
+                        port_rows.append(store.read_part("frontier", part).iloc[0].to_dict())
+                        reused["portfolios"] += 1
+                    else:
+                        todo.append((kind, k))
+                if not todo:
+                    continue
+                vf = view_f[name]
+                if vf is None:  # a restored infeasible view set: no posterior to optimise under
+                    vf = client.scatter(outcomes[name], hash=False)
+                pkey = key("problem", i, rm, si)
+                lim = None
+                for kind, k in todo:
+                    if kind == "frontier":
+                        if lim is None:
+                            lim = client.submit(stages.frontier_limits, pkey, cfg, scen, vf, rm, cset,
+                                                key=key("limits", i, rm, si))
+                        f = client.submit(stages.frontier_point, pkey, cfg, scen, vf, rm, lim, k, cset,
+                                          key=key("point", i, rm, si, k))
+                    elif kind == "target":
+                        f = client.submit(stages.target_portfolio, pkey, cfg, scen, vf, rm, k, cset,
+                                          key=key("target", i, rm, si, k))
+                    else:
+                        f = client.submit(stages.single_portfolio, pkey, cfg, scen, vf, rm, kind, cset,
+                                          key=key(kind, i, rm, si))
+                    port_f[f] = {"view_set": name, "risk_measure": rm, "constraint_set": cset, "kind": kind,
+                                 "point": k, "portfolio": stages.portfolio_id(name, rm, cset, kind, k),
+                                 "part": _portfolio_part(i, rm, si, kind, k)}
     new_views = {n: f for n, f in view_f.items() if n not in outcomes}
     progress.stage("scenario chunks", len(chunk_f))
     progress.stage("view sets", len(vnames))
@@ -250,7 +257,7 @@ def execute(cfg: RunConfig, client: Client, store: RunStore, *, log: Log = print
 
     # ---- 4. stress: every portfolio under every probability vector ---------------------------
     t0 = time.perf_counter()
-    frontier = _frontier_table(port_rows, vnames, opt.risk_measures)
+    frontier = _frontier_table(port_rows, vnames, cfg)
     ok = frontier[frontier["status"].isin(["optimal", "optimal_inaccurate"])]
     stress_f = []
     if len(ok):
@@ -286,15 +293,15 @@ def execute(cfg: RunConfig, client: Client, store: RunStore, *, log: Log = print
     return RunResult(tables, timings, counts)
 
 
-def _frontier_table(rows: list[dict[str, Any]], vnames: list[str], rms: list[str]) -> pd.DataFrame:
+def _frontier_table(rows: list[dict[str, Any]], vnames: list[str], cfg: RunConfig) -> pd.DataFrame:
+    """Portfolio rows in a canonical order: view set, constraint set, measure, kind, point."""
     df = pd.DataFrame(rows)
-    vorder = {n: i for i, n in enumerate(vnames)}
-    rorder = {r: i for i, r in enumerate(rms)}
-    df["_v"] = df["view_set"].map(vorder)
-    df["_r"] = df["risk_measure"].map(rorder)
-    df["_k"] = (df["kind"] != "frontier").astype(int)
-    df = df.sort_values(["_v", "_r", "_k", "point"]).drop(columns=["_v", "_r", "_k"]).reset_index(drop=True)
-    return df
+    rms = list(dict.fromkeys(rm for s in cfg.constraint_set_names() for rm in cfg.set_measures(s)))
+    kinds = ["frontier", "target", "Sharpe", "Utility", "MaxRet"]
+    order = {"view_set": vnames, "constraint_set": cfg.constraint_set_names(), "risk_measure": rms, "kind": kinds}
+    keys = [df[c].map({v: i for i, v in enumerate(vals)}) for c, vals in order.items()]
+    sort = pd.DataFrame({f"_{j}": k for j, k in enumerate(keys)}).assign(_p=df["point"])
+    return df.loc[sort.sort_values(list(sort.columns)).index].reset_index(drop=True)
 
 
 GREEK_ORDER = ("delta", "gamma", "vega", "theta", "rho", "convexity")
@@ -312,7 +319,7 @@ def _greeks_table(cfg: RunConfig, frontier: pd.DataFrame) -> pd.DataFrame:
     underlyings = list(dict.fromkeys(u for _, u in keys))
     greeks = sorted({g for g, _ in keys}, key=lambda g: (GREEK_ORDER + (g,)).index(g))
     col = {k: j for j, k in enumerate(keys)}
-    ident = frontier[["portfolio", "view_set", "risk_measure", "kind", "point"]]
+    ident = frontier[["portfolio", "view_set", "risk_measure", "constraint_set", "kind", "point"]]
     parts = []
     for u in underlyings:
         part = ident.copy()

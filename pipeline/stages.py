@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.config import RunConfig
+from pipeline.config import CAP_KEYS, RunConfig
 from tasks.drivers import DriverScenarios, driver_statistics, driver_transform, drivers_chunk
 from tasks._arrays import aligned
 from tasks.entropy_pooling import ViewsInfeasible
+from tasks.greeks import greeks_matrix
 from tasks.instruments import market_value, pnl_paths, scenario_pnl
 from tasks.optimize import OptimizationResult, PortfolioProblem, frontier_targets
 from tasks.stress import stress_metrics
@@ -202,15 +203,27 @@ def solve_views(scen: ScenarioSet, name: str, method: str, views: list[View],
 
 _PROBLEMS: "OrderedDict[str, PortfolioProblem]" = OrderedDict()
 _MAX_PROBLEMS = 16
+_DRAWDOWNS = {"MDD", "ADD", "CDaR"}
 
 
-def _problem(key: str, cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, rm: str) -> PortfolioProblem:
-    """The compiled problem for (scenario set, probabilities, measure), built once per worker."""
+def _problem(key: str, cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, rm: str,
+             cset: str = "base") -> PortfolioProblem:
+    """The compiled problem for (scenario set, probabilities, measure, constraint set), built
+    once per worker process and reused for every frontier point."""
     prob = _PROBLEMS.get(key)
     if prob is None:
         opt = cfg.optimization
+        insts = cfg.instrument_objects()
+        G, keys = greeks_matrix(insts)
+        cons = cfg.constraints(cset, G, keys)
+        caps = {m for m, c in CAP_KEYS.items() if getattr(cons, c) is not None}
+        paths = None
+        if ({rm} | caps) & _DRAWDOWNS:
+            paths = np.diff(scen.paths, axis=1, prepend=0.0)  # per-step P&L per unit exposure
         prob = PortfolioProblem(scen.R, view.q, v=scen.v, rm=rm, alpha=opt.alpha, demean=opt.demean,
-                                bounds=cfg.bounds_arrays(), solver=opt.solver)
+                                bounds=cfg.bounds_arrays(), solver=opt.solver, rf=opt.rf, paths=paths,
+                                path_p=view.q if paths is not None else None, constraints=cons,
+                                names=scen.instruments, cvar_method=opt.cvar_method)
         _PROBLEMS[key] = prob
         while len(_PROBLEMS) > _MAX_PROBLEMS:
             _PROBLEMS.popitem(last=False)
@@ -219,10 +232,29 @@ def _problem(key: str, cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, rm:
     return prob
 
 
-def _row(scen: ScenarioSet, view: str, rm: str, kind: str, point: int, res: OptimizationResult) -> dict[str, Any]:
+def _fresh(prob: PortfolioProblem, pool: np.ndarray | None = None) -> PortfolioProblem:
+    """Make the next solve a function of its inputs only (determinism across workers).
+
+    The CVaR cutting-plane solver keeps a scenario pool and warm HiGHS masters between solves, so
+    a result would depend on which points the worker solved before. Reset it, and seed it with the
+    given pool (the limits task's pool, shared by every point of the frontier)."""
+    if prob.cuts is not None:
+        prob.cuts.reset()
+        if pool is not None and len(pool):
+            prob.cuts._add(np.asarray(pool))
+    return prob
+
+
+def portfolio_id(view: str, rm: str, cset: str, kind: str, point: int) -> str:
+    """``view/rm/kindN`` for the base constraint set, ``view/rm@set/kindN`` otherwise."""
+    return f"{view}/{rm}{'' if cset == 'base' else '@' + cset}/{kind}{point}"
+
+
+def _row(scen: ScenarioSet, view: str, rm: str, cset: str, kind: str, point: int,
+         res: OptimizationResult) -> dict[str, Any]:
     e = res.exposures
-    row = {"view_set": view, "risk_measure": rm, "kind": kind, "point": point,
-           "portfolio": f"{view}/{rm}/{kind}{point}",
+    row = {"view_set": view, "risk_measure": rm, "constraint_set": cset, "kind": kind, "point": point,
+           "portfolio": portfolio_id(view, rm, cset, kind, point),
            "target": res.target, "status": res.status, "expected_return": res.expected_return,
            "risk": res.risk, "budget": float(scen.v @ e), "gross_exposure": float(np.abs(e).sum()),
            "seconds": res.seconds, "message": res.message}
@@ -235,40 +267,57 @@ def _failed(scen: ScenarioSet, status: str, message: str) -> OptimizationResult:
     return OptimizationResult(np.full(n, np.nan), status, np.nan, np.nan, message=message)
 
 
-def frontier_limits(key: str, cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, rm: str) -> dict[str, Any]:
-    """Min-risk and max-return portfolios of one (probabilities, measure) pair."""
+def frontier_limits(key: str, cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, rm: str,
+                    cset: str = "base") -> dict[str, Any]:
+    """Min-risk and max-return portfolios of one (probabilities, measure, constraint set)."""
     if not view.ok:
         bad = _failed(scen, "view_infeasible", view.message)
         return {"ok": False, "min": bad, "max": bad}
-    prob = _problem(key, cfg, scen, view, rm)
+    prob = _fresh(_problem(key, cfg, scen, view, rm, cset))
     lo, hi = prob.min_risk(), prob.max_return()
-    return {"ok": lo.ok and hi.ok, "min": lo, "max": hi}
+    pool = prob.cuts.pool.copy() if prob.cuts is not None else None
+    return {"ok": lo.ok and hi.ok, "min": lo, "max": hi, "pool": pool}
 
 
 def frontier_point(key: str, cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, rm: str,
-                   limits: dict[str, Any], k: int) -> dict[str, Any]:
+                   limits: dict[str, Any], k: int, cset: str = "base") -> dict[str, Any]:
     """Frontier point k: min risk with a return floor evenly spaced between the limits."""
     if not limits["ok"]:
         bad = limits["min"] if not limits["min"].ok else limits["max"]
-        return _row(scen, view.name, rm, "frontier", k, _failed(scen, bad.status, bad.message))
-    points = cfg.optimization.points
+        return _row(scen, view.name, rm, cset, "frontier", k, _failed(scen, bad.status, bad.message))
     if k == 0:
-        return _row(scen, view.name, rm, "frontier", k, limits["min"])
-    t = frontier_targets(limits["min"].expected_return, limits["max"].expected_return, points)[k]
-    res = _problem(key, cfg, scen, view, rm).min_risk(float(t))
-    return _row(scen, view.name, rm, "frontier", k, res)
+        return _row(scen, view.name, rm, cset, "frontier", k, limits["min"])
+    t = frontier_targets(limits["min"].expected_return, limits["max"].expected_return,
+                         cfg.optimization.points)[k]
+    res = _fresh(_problem(key, cfg, scen, view, rm, cset), limits.get("pool")).min_risk(float(t))
+    return _row(scen, view.name, rm, cset, "frontier", k, res)
 
 
 def target_portfolio(key: str, cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, rm: str,
-                     index: int) -> dict[str, Any]:
+                     index: int, cset: str = "base") -> dict[str, Any]:
     """Headline portfolio: min risk with expected return >= ``optimization.targets[index]``."""
     target = cfg.optimization.targets[index]
     if not view.ok:
         res = _failed(scen, "view_infeasible", view.message)
         res.target = target
     else:
-        res = _problem(key, cfg, scen, view, rm).min_risk(target)
-    return _row(scen, view.name, rm, "target", index, res)
+        res = _fresh(_problem(key, cfg, scen, view, rm, cset)).min_risk(target)
+    return _row(scen, view.name, rm, cset, "target", index, res)
+
+
+def single_portfolio(key: str, cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, rm: str,
+                     objective: str, cset: str = "base") -> dict[str, Any]:
+    """One Sharpe (max risk-adjusted return), Utility (mu'e - l*risk) or MaxRet portfolio."""
+    if not view.ok:
+        return _row(scen, view.name, rm, cset, objective, 0, _failed(scen, "view_infeasible", view.message))
+    prob = _fresh(_problem(key, cfg, scen, view, rm, cset))
+    if objective == "Sharpe":
+        res = prob.max_ratio()
+    elif objective == "Utility":
+        res = prob.max_utility(cfg.optimization.l)
+    else:
+        res = prob.max_return()
+    return _row(scen, view.name, rm, cset, objective, 0, res)
 
 
 # ---- stress -------------------------------------------------------------------------------------
@@ -276,7 +325,7 @@ def target_portfolio(key: str, cfg: RunConfig, scen: ScenarioSet, view: ViewOutc
 def stress_table(cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, portfolios: pd.DataFrame) -> pd.DataFrame:
     """Every portfolio's P&L statistics under one probability vector."""
     cols = [f"e_{n}" for n in scen.instruments]
-    ident = portfolios[["portfolio", "view_set", "risk_measure", "kind", "point"]].rename(
+    ident = portfolios[["portfolio", "view_set", "risk_measure", "constraint_set", "kind", "point"]].rename(
         columns={"view_set": "portfolio_view_set"})
     if not view.ok:
         metrics = stress_metrics(scen.R, np.full((len(portfolios), len(cols)), np.nan), scen.p,

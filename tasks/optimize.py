@@ -1,46 +1,86 @@
 """Scenario-based portfolio optimisation with a derivatives budget ``v^T e = 1``.
 
 R is (S, N) P&L per unit exposure, p (S,) scenario probabilities, v (N,) relative market values,
-e (N,) exposures. Expected return ``mu^T e`` with ``mu = R^T p``.
+e (N,) exposures. Expected return ``mu^T e`` with ``mu = R^T p``. Drawdown measures use a path
+cube ``paths`` (P, T, N) of per-step P&L per unit exposure with path probabilities ``path_p`` (P,).
 
-Risk measures (probability weighted):
+Objectives (Riskfolio-Lib's codes, :class:`Objective`):
 
-* ``CVaR`` — Rockafellar–Uryasev LP: ``min_z z + (1/alpha) sum_s p_s max(-r_s - z, 0)`` with
-  ``r = R e`` (or ``(R - 1 mu^T) e`` when ``demean``); ``alpha`` is the tail probability.
-* ``MV`` — standard deviation ``sqrt(e^T Sigma e)``, ``Sigma`` the p-weighted covariance
-  (the problem minimises the variance; the reported risk is the standard deviation).
+* ``MinRisk``  -- ``min risk(e)`` (MV: the variance), optionally with ``mu^T e >= lowerret``;
+* ``MaxRet``   -- ``max mu^T e``; among the maximisers the least risky one is returned;
+* ``Sharpe``   -- ``max (mu^T e - rf) / risk(e)`` for *any* of the ten measures, by the
+  Charnes-Cooper transformation: with ``v^T e = 1`` the excess return is ``(mu - rf v)^T e``, and
+  with ``y = kappa e``, ``kappa >= 0``::
 
-A :class:`PortfolioProblem` is compiled once (cvxpy Parameters for the return floor) and re-solved
-for every frontier point. Reported risks are *evaluated* on the optimal exposures with
-:mod:`tasks.risk_measures`, independently of the solver's objective value.
+      min risk(y)  s.t.  (mu - rf v)^T y = 1,  v^T y = kappa,  constraints homogenised in kappa
+
+  (risk(y) = kappa risk(e) since every measure is positively homogeneous once the FLPM / SLPM
+  threshold is written ``rf * kappa``). ``e = y / kappa``. When no feasible portfolio has a
+  positive excess return the status is ``"no_positive_excess"``;
+* ``Utility``  -- ``max mu^T e - l risk(e)`` (MV: ``l`` times the variance).
+
+Risk measures: all ten codes of :class:`tasks.risk_measures.RiskMeasure`, formulated in
+:mod:`tasks.risk_models` with the scenario (or path) probabilities. Constraints: see
+:class:`tasks.constraints.Constraints` (bounds, groups, short/long limits, leverage, margin,
+linear expressions, turnover, tracking error, caps on any measures, Greek limits).
+
+A :class:`PortfolioProblem` is compiled once per objective (cvxpy Parameters for the return floor
+and the risk aversion) and re-solved for every frontier point with ``warm_start=False`` (a
+warm-started re-solve differs in the last bits, which would make results depend on which worker
+solved which point first). Reported risks are *evaluated* on the optimal exposures with
+:mod:`tasks.risk_measures`, independently of the solver; ``model_risk`` holds the formulation's
+value for diagnostics.
+
+CVaR at large S: ``cvar_method="cuts"`` solves the CVaR objective by scenario cutting planes
+(:mod:`tasks.cvar_cuts`) with a cut pool shared by all solves of the problem; ``"lp"`` (the
+default of :class:`PortfolioProblem`, order independent) uses the full Rockafellar-Uryasev LP;
+``"auto"`` (default of :func:`optimize` / :func:`efficient_frontier`) picks the cuts for CVaR with
+at least :data:`AUTO_CUTS_MIN_SCENARIOS` scenarios, linear constraints and a bounded feasible set.
 """
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 import cvxpy as cp
 import numpy as np
 import pandas as pd
 
-from tasks import risk_measures as rmod
 from tasks._arrays import aligned
-from tasks.risk_measures import RiskMeasure
+from tasks.constraints import CompiledConstraints, Constraints, compile_constraints, to_cvxpy
+from tasks.cvar_cuts import CutOutcome, CvarCutSolver
+from tasks.risk_measures import DRAWDOWN_MEASURES, RiskMeasure
+from tasks.risk_models import ScenarioData, evaluate, risk_model
 
 __all__ = [
     "Objective",
+    "CvarMethod",
     "OptimizationResult",
     "PortfolioProblem",
     "optimize",
+    "frontier_limits",
     "efficient_frontier",
     "frontier_targets",
     "SUPPORTED_MEASURES",
+    "STATUSES",
+    "AUTO_CUTS_MIN_SCENARIOS",
 ]
 
-SUPPORTED_MEASURES = (RiskMeasure.CVaR, RiskMeasure.MV)
+SUPPORTED_MEASURES: tuple[RiskMeasure, ...] = tuple(RiskMeasure)
+#: Every status a result can carry.
+STATUSES = ("optimal", "optimal_inaccurate", "infeasible", "unbounded", "solver_error", "no_positive_excess")
+CvarMethod = Literal["lp", "cuts", "auto"]
+#: ``cvar_method="auto"`` uses cutting planes from this many scenarios (with p > 0) on.
+AUTO_CUTS_MIN_SCENARIOS = 5000
+#: Charnes-Cooper scales below this (relative to ||y||) mean an unbounded ratio.
+_KAPPA_TOL = 1e-10
+#: Ratios above this are reported as unbounded (zero risk up to the solver tolerance, ~1e-8).
+_RATIO_MAX = 1e6
 
 
 class Objective(str, Enum):
@@ -48,6 +88,8 @@ class Objective(str, Enum):
 
     MinRisk = "MinRisk"
     MaxRet = "MaxRet"
+    Sharpe = "Sharpe"
+    Utility = "Utility"
 
 
 @dataclass
@@ -56,13 +98,18 @@ class OptimizationResult:
 
     Attributes
     ----------
-    exposures : (N,) optimal exposures (NaN unless status is optimal).
-    status : "optimal", "optimal_inaccurate", "infeasible", "unbounded" or "solver_error".
-    risk : risk measure evaluated at the exposures (loss units, e.g. 0.05 = 5 %).
+    exposures : (N,) optimal exposures (NaN unless ``ok``).
+    status : one of :data:`STATUSES`.
+    risk : risk measure evaluated at the exposures by :mod:`tasks.risk_measures` (loss units,
+        e.g. 0.05 = 5 %; MV reports the standard deviation).
     expected_return : ``mu^T e`` under the problem's probabilities.
     target : the return floor used (NaN if none).
     seconds : wall time of the solve.
-    message : solver message for non-optimal outcomes.
+    message : solver message for non-optimal outcomes (and notes such as a fallback).
+    objective : objective code.
+    model_risk : the formulation's risk at the optimum (diagnostics; equals ``risk`` to solver
+        accuracy).
+    iterations : cutting-plane master solves (0 for direct solves).
     """
 
     exposures: np.ndarray
@@ -72,10 +119,43 @@ class OptimizationResult:
     target: float = float("nan")
     seconds: float = 0.0
     message: str = ""
+    objective: str = "MinRisk"
+    model_risk: float = float("nan")
+    iterations: int = 0
 
     @property
     def ok(self) -> bool:
         return self.status in ("optimal", "optimal_inaccurate")
+
+    def ratio(self, rf: float = 0.0) -> float:
+        """Risk-adjusted return ``(expected_return - rf) / risk`` (NaN unless ok)."""
+        return (self.expected_return - rf) / self.risk if self.ok else float("nan")
+
+
+@dataclass
+class _Model:
+    """One compiled cvxpy problem (one objective) and the handles needed to read it."""
+
+    problem: cp.Problem
+    y: cp.Variable
+    k: cp.Variable | None
+    risk: cp.Expression | None  # formulation risk of y (standard deviation for MV); None for MaxRet
+    params: dict[str, cp.Parameter] = field(default_factory=dict)
+
+
+def _measure(rm: str | RiskMeasure) -> RiskMeasure:
+    try:
+        return RiskMeasure(rm)
+    except ValueError:
+        raise ValueError(f"unknown risk measure {rm!r}; valid codes: "
+                         f"{', '.join(m.value for m in RiskMeasure)}") from None
+
+
+def _solver(name: str | None) -> str:
+    name = (name or "CLARABEL").upper()
+    if name not in cp.installed_solvers():
+        raise ValueError(f"solver {name!r} is not installed; available: {cp.installed_solvers()}")
+    return name
 
 
 def _as_bounds(bounds: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -87,13 +167,19 @@ def _as_bounds(bounds: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def _normalise_p(p: np.ndarray | None, s: int) -> np.ndarray:
-    if p is None:
-        return np.full(s, 1.0 / s)
-    p = aligned(p)
-    if p.shape != (s,):
-        raise ValueError(f"p has shape {p.shape}, expected ({s},)")
-    return p / p.sum()
+def _use_cuts(method: str, rm: RiskMeasure, cc: CompiledConstraints, data: ScenarioData, v: np.ndarray) -> bool:
+    if method not in ("lp", "cuts", "auto"):
+        raise ValueError(f"cvar_method must be 'lp', 'cuts' or 'auto', got {method!r}")
+    if method == "lp":
+        return False
+    if rm is not RiskMeasure.CVaR or not cc.is_lp:
+        if method == "cuts":
+            raise ValueError("cvar_method='cuts' needs rm='CVaR' and linear constraints only "
+                             "(no tracking error, no risk caps)")
+        return False
+    if method == "cuts":
+        return True
+    return data.q.size >= AUTO_CUTS_MIN_SCENARIOS and cc.bounded(v)
 
 
 class PortfolioProblem:
@@ -102,13 +188,21 @@ class PortfolioProblem:
     Parameters
     ----------
     R : (S, N) P&L per unit exposure.
-    p : (S,) probabilities or None (uniform).
+    p : (S,) probabilities or None (uniform); renormalised.
     v : (N,) relative market values (None = ones, i.e. ``sum e = 1``).
-    rm : risk measure code, one of :data:`SUPPORTED_MEASURES`.
-    alpha : CVaR tail probability in (0, 1).
-    demean : measure the risk of ``P&L - expected P&L``.
-    bounds : (lower (N,), upper (N,)) exposure bounds, scalars broadcast.
-    solver : cvxpy solver name (default CLARABEL).
+    rm : risk measure code (any of the ten :class:`RiskMeasure` codes).
+    alpha : CVaR / CDaR tail probability in (0, 1).
+    demean : the scenario measures see ``P&L - expected P&L`` (drawdowns are unaffected).
+    bounds : (lower (N,), upper (N,)) exposure bounds, scalars broadcast (intersected with
+        ``constraints.bounds``).
+    solver : cvxpy solver name (default CLARABEL; HIGHS for LPs).
+    rf : risk-free rate of the Sharpe objective and threshold (minimum acceptable return) of
+        FLPM / SLPM, P&L units per unit budget.
+    paths : (P, T, N) per-step P&L per unit exposure, needed by MDD, ADD, CDaR (objective or cap).
+    path_p : (P,) path probabilities or None (uniform).
+    constraints : :class:`tasks.constraints.Constraints`.
+    names : N instrument names (for name-based constraints and frontier columns).
+    cvar_method : "lp" (default), "cuts" or "auto" -- see the module docstring.
     """
 
     def __init__(
@@ -122,124 +216,259 @@ class PortfolioProblem:
         demean: bool = False,
         bounds: Any = None,
         solver: str | None = None,
+        rf: float = 0.0,
+        paths: np.ndarray | None = None,
+        path_p: np.ndarray | None = None,
+        constraints: Constraints | None = None,
+        names: Sequence[str] | None = None,
+        cvar_method: CvarMethod = "lp",
     ) -> None:
-        self.R = aligned(R)
-        s, n = self.R.shape
-        self.p = _normalise_p(p, s)
-        self.v = np.ones(n) if v is None else aligned(v)
-        self.rm = RiskMeasure(rm)
-        if self.rm not in SUPPORTED_MEASURES:
-            raise ValueError(f"risk measure {self.rm.value} is not supported here; use one of "
-                             f"{[m.value for m in SUPPORTED_MEASURES]}")
+        self.rm = _measure(rm)
         if not 0.0 < alpha < 1.0:
             raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+        self.data = ScenarioData(R, p, demean=demean, paths=paths, path_p=path_p)
+        self.R, self.p, self.mu = self.data.R, self.data.p, self.data.mu
+        n = self.R.shape[1]
+        self.v = np.ones(n) if v is None else aligned(v)
+        if self.v.shape != (n,):
+            raise ValueError(f"v has shape {self.v.shape}, expected ({n},)")
         self.alpha = float(alpha)
         self.demean = bool(demean)
-        self.lower, self.upper = _as_bounds(bounds, n)
-        self.solver = solver or "CLARABEL"
-        self.mu = self.R.T @ self.p
-        self._e = cp.Variable(n, name="e")
-        self._floor = cp.Parameter(name="return_floor")
-        self._base = self._constraints()
-        self._risk_expr, extra = self._risk_model()
-        self._base += extra
-        self._minrisk = cp.Problem(cp.Minimize(self._risk_expr), self._base + [self.mu @ self._e >= self._floor])
-        self._maxret = cp.Problem(cp.Maximize(self.mu @ self._e), list(self._base))
+        self.rf = float(rf)
+        if not math.isfinite(self.rf):
+            raise ValueError(f"rf must be finite, got {rf!r}")
+        self.solver = _solver(solver)
+        self.names = [str(x) for x in names] if names is not None else None
+        self.cc = compile_constraints(constraints, R=self.R, p=self.p, names=self.names, bounds=bounds)
+        self.lower, self.upper = self.cc.bounds.lower, self.cc.bounds.upper
+        wanted = {self.rm, *self.cc.caps}
+        if wanted & DRAWDOWN_MEASURES and self.data.paths is None:
+            dd = ", ".join(sorted(m.value for m in wanted & DRAWDOWN_MEASURES))
+            raise ValueError(f"{dd} is a drawdown measure: pass paths=(P, T, N) per-step P&L per unit "
+                             "exposure and path_p=(P,) path probabilities")
+        self.cuts: CvarCutSolver | None = None
+        if _use_cuts(cvar_method, self.rm, self.cc, self.data, self.v):
+            self.cuts = CvarCutSolver(self.data, self.cc, self.v, alpha=self.alpha, rf=self.rf)
+        self._models: dict[Objective, _Model] = {}
 
-    # -- model -------------------------------------------------------------------------------
-    def _constraints(self) -> list[cp.Constraint]:
-        e = self._e
-        cons: list[cp.Constraint] = [self.v @ e == 1.0]
-        fin_lo, fin_hi = np.isfinite(self.lower), np.isfinite(self.upper)
-        if fin_lo.any():
-            cons.append(e[np.flatnonzero(fin_lo)] >= self.lower[fin_lo])
-        if fin_hi.any():
-            cons.append(e[np.flatnonzero(fin_hi)] <= self.upper[fin_hi])
+    # -- model assembly ----------------------------------------------------------------------
+    def _feasible_set(self, y: cp.Variable, k: float | cp.Variable) -> list[cp.Constraint]:
+        """Budget, constraint blocks and risk caps, homogeneous in (y, k)."""
+        cons: list[cp.Constraint] = [self.v @ y == k]
+        cons += to_cvxpy(self.cc, y, k)
+        for cap_rm, cap in self.cc.caps.items():
+            expr, aux = risk_model(cap_rm, self.data, y, k, alpha=self.alpha, rf=self.rf)
+            cons += aux + [expr <= (k * cap if isinstance(k, cp.Expression) else cap)]
         return cons
 
-    def _centered(self) -> tuple[np.ndarray, np.ndarray]:
-        keep = self.p > 0
-        R = self.R[keep]
-        if self.demean or self.rm == RiskMeasure.MV:
-            R = R - self.mu
-        return R, self.p[keep]
+    def _risk(self, y: cp.Variable, k: float | cp.Variable, *, squared: bool
+              ) -> tuple[cp.Expression, cp.Expression, list[cp.Constraint]]:
+        """(objective risk, reported formulation risk, aux constraints) of the problem's measure."""
+        expr, aux = risk_model(self.rm, self.data, y, k, alpha=self.alpha, rf=self.rf,
+                               squared=squared and self.rm is RiskMeasure.MV)
+        report = cp.norm(self.data.mv_factor @ y, 2) if self.rm is RiskMeasure.MV else expr
+        return expr, report, aux
 
-    def _risk_model(self) -> tuple[cp.Expression, list[cp.Constraint]]:
-        R, p = self._centered()
-        e = self._e
-        if self.rm == RiskMeasure.CVaR:
-            z = cp.Variable(name="var")
-            u = cp.Variable(R.shape[0], nonneg=True, name="tail")
-            return z + (p / self.alpha) @ u, [u >= -(R @ e) - z]
-        # MV: variance = || diag(sqrt p) (R - mu) e ||^2 via an N x N factor of Sigma
-        cov = (R * p[:, None]).T @ R
-        w, vecs = np.linalg.eigh(0.5 * (cov + cov.T))
-        factor = vecs * np.sqrt(np.clip(w, 0.0, None))  # cov = factor factor^T
-        return cp.sum_squares(factor.T @ e), []
+    def _build(self, obj: Objective) -> _Model:
+        n = self.R.shape[1]
+        y = cp.Variable(n, name="e")
+        floor = cp.Parameter(name="return_floor")
+        mu = self.mu
+        if obj is Objective.MaxRet:
+            prob = cp.Problem(cp.Maximize(mu @ y), self._feasible_set(y, 1.0))
+            return _Model(prob, y, None, None)
+        if obj is Objective.Sharpe:
+            kappa = cp.Variable(nonneg=True, name="kappa")
+            risk, report, aux = self._risk(y, kappa, squared=False)
+            cons = self._feasible_set(y, kappa) + aux + [(mu - self.rf * self.v) @ y == 1.0,
+                                                         mu @ y >= floor * kappa]
+            return _Model(cp.Problem(cp.Minimize(risk), cons), y, kappa, report, {"floor": floor})
+        risk, report, aux = self._risk(y, 1.0, squared=True)
+        cons = self._feasible_set(y, 1.0) + aux + [mu @ y >= floor]
+        if obj is Objective.MinRisk:
+            return _Model(cp.Problem(cp.Minimize(risk), cons), y, None, report, {"floor": floor})
+        aversion = cp.Parameter(nonneg=True, name="risk_aversion")
+        prob = cp.Problem(cp.Maximize(mu @ y - aversion * risk), cons)
+        return _Model(prob, y, None, report, {"floor": floor, "l": aversion})
+
+    def _model(self, obj: Objective) -> _Model:
+        model = self._models.get(obj)
+        if model is None:
+            model = self._models[obj] = self._build(obj)
+        return model
 
     # -- evaluation --------------------------------------------------------------------------
-    def evaluate_risk(self, e: np.ndarray) -> float:
-        """Risk of exposures e (N,) evaluated with :mod:`tasks.risk_measures`."""
-        pnl = self.R @ e
-        if self.demean:
-            pnl = pnl - self.mu @ e
-        if self.rm == RiskMeasure.CVaR:
-            return float(rmod.conditional_value_at_risk(pnl, self.p, self.alpha))
-        return float(rmod.standard_deviation(pnl, self.p))
+    def evaluate_risk(self, e: np.ndarray, rm: str | RiskMeasure | None = None) -> float:
+        """Risk of exposures e (N,) evaluated with :mod:`tasks.risk_measures`.
 
-    def _result(self, prob: cp.Problem, target: float, t0: float, message: str = "") -> OptimizationResult:
-        status = prob.status if message == "" else "solver_error"
+        ``rm`` defaults to the problem's measure; any code may be asked (drawdowns need paths).
+        """
+        return evaluate(self.rm if rm is None else _measure(rm), self.data, e, alpha=self.alpha, rf=self.rf)
+
+    def _ok_result(self, e: np.ndarray, status: str, target: float, t0: float, obj: Objective,
+                   model_risk: float, iterations: int = 0, message: str = "") -> OptimizationResult:
+        return OptimizationResult(e, status, self.evaluate_risk(e), float(self.mu @ e), target,
+                                  time.perf_counter() - t0, message, obj.value, float(model_risk), iterations)
+
+    def _failed(self, status: str, target: float, t0: float, obj: Objective, message: str,
+                iterations: int = 0) -> OptimizationResult:
         n = self.R.shape[1]
-        if status in ("optimal", "optimal_inaccurate") and self._e.value is not None:
-            e = np.asarray(self._e.value, dtype=float).copy()
-            return OptimizationResult(e, status, self.evaluate_risk(e), float(self.mu @ e), target,
-                                      time.perf_counter() - t0)
-        status = {"infeasible_inaccurate": "infeasible", "unbounded_inaccurate": "unbounded"}.get(status, status)
-        if status not in ("infeasible", "unbounded", "solver_error"):
-            status = "solver_error"
-        return OptimizationResult(np.full(n, np.nan), status, float("nan"), float("nan"), target,
-                                  time.perf_counter() - t0, message or str(prob.status))
+        return OptimizationResult(np.full(n, np.nan), status, math.nan, math.nan, target,
+                                  time.perf_counter() - t0, message, obj.value, math.nan, iterations)
 
-    def _solve(self, prob: cp.Problem, target: float) -> OptimizationResult:
+    def _solve_model(self, obj: Objective, target: float) -> OptimizationResult:
+        model = self._model(obj)
+        prob = model.problem
+        # with cutting planes every problem is an LP; HiGHS gives the max-return vertex exactly
+        solver = "HIGHS" if self.cuts is not None and obj is Objective.MaxRet else self.solver
         t0 = time.perf_counter()
         try:
             # warm_start=False: a warm-started re-solve differs from a cold one in the last bits,
             # which would make results depend on which worker solved which point first.
-            prob.solve(solver=self.solver, warm_start=False)
+            prob.solve(solver=solver, warm_start=False)
         except cp.error.SolverError as exc:
-            return self._result(prob, target, t0, message=f"solver error: {exc}")
-        return self._result(prob, target, t0)
+            return self._failed("solver_error", target, t0, obj, f"solver error: {exc}")
+        status = prob.status
+        if status in ("optimal", "optimal_inaccurate") and model.y.value is not None:
+            y = np.asarray(model.y.value, dtype=float).copy()
+            k = 1.0 if model.k is None else float(model.k.value)
+            if not k > _KAPPA_TOL * max(1.0, float(np.abs(y).max())):
+                return self._failed("unbounded", target, t0, obj,
+                                    f"Charnes-Cooper scale kappa = {k:.3g}: the ratio is unbounded")
+            model_risk = math.nan if model.risk is None else float(model.risk.value) / k
+            return self._ok_result(y / k, status, target, t0, obj, model_risk)
+        status = {"infeasible_inaccurate": "infeasible", "unbounded_inaccurate": "unbounded"}.get(status, status)
+        if status not in ("infeasible", "unbounded", "solver_error"):
+            status = "solver_error"
+        return self._failed(status, target, t0, obj, str(prob.status))
 
-    # -- public solves -----------------------------------------------------------------------
-    def min_risk(self, lowerret: float | None = None) -> OptimizationResult:
-        """Minimum-risk portfolio, optionally with expected return >= ``lowerret``."""
-        if lowerret is None:
-            self._floor.value = self._slack_floor()
-            res = self._solve(self._minrisk, float("nan"))
+    def _from_cuts(self, out: CutOutcome, obj: Objective, target: float, t0: float) -> OptimizationResult | None:
+        """Result of a cutting-plane solve, or None when the full LP must take over."""
+        if out.status == "optimal":
+            if not out.k > _KAPPA_TOL * max(1.0, float(np.abs(out.y).max())):
+                return self._failed("unbounded", target, t0, obj,
+                                    f"Charnes-Cooper scale kappa = {out.k:.3g}: the ratio is unbounded",
+                                    out.rounds)
+            return self._ok_result(out.y / out.k, "optimal", target, t0, obj, out.model_risk, out.rounds)
+        if out.status == "unbounded":
+            return None
+        return self._failed(out.status, target, t0, obj, out.message, out.rounds)
+
+    def _solve(self, obj: Objective, floor: float | None, l: float = 2.0) -> OptimizationResult:
+        """One solve of ``obj`` with return floor ``floor`` (None = none) and risk aversion ``l``."""
+        target = math.nan if floor is None else float(floor)
+        if self.cuts is not None and obj is not Objective.MaxRet:
+            t0 = time.perf_counter()
+            out = self.cuts.solve(obj.value, floor=floor, l=l)  # type: ignore[arg-type]
+            res = self._from_cuts(out, obj, target, t0)
+            if res is not None:
+                return res
+            note = "cut master unbounded: solved with the full LP"
         else:
-            self._floor.value = float(lowerret)
-            res = self._solve(self._minrisk, float(lowerret))
+            note = ""
+        model = self._model(obj)
+        if "floor" in model.params:
+            model.params["floor"].value = self._slack_floor() if floor is None else float(floor)
+        if "l" in model.params:
+            model.params["l"].value = float(l)
+        res = self._solve_model(obj, target)
+        if note:
+            res.message = f"{note}; {res.message}" if res.message else note
         return res
-
-    def max_return(self) -> OptimizationResult:
-        """Maximum expected-return portfolio; its risk is then minimised at that return."""
-        res = self._solve(self._maxret, float("nan"))
-        if not res.ok:
-            return res
-        # among the max-return portfolios take the least risky one (ties are common)
-        floor = res.expected_return - 1e-9 * max(1.0, abs(res.expected_return))
-        tight = self.min_risk(floor)
-        return tight if tight.ok else res
 
     def _slack_floor(self) -> float:
         lo = np.where(np.isfinite(self.lower), self.lower, -1e6)
         hi = np.where(np.isfinite(self.upper), self.upper, 1e6)
         return float(np.minimum(self.mu * lo, self.mu * hi).sum()) - 1.0
 
-    def solve(self, obj: str | Objective = "MinRisk", lowerret: float | None = None) -> OptimizationResult:
-        """Solve for one objective."""
+    # -- public solves -----------------------------------------------------------------------
+    def min_risk(self, lowerret: float | None = None) -> OptimizationResult:
+        """Minimum-risk portfolio, optionally with expected return >= ``lowerret``."""
+        return self._solve(Objective.MinRisk, lowerret)
+
+    def max_return(self) -> OptimizationResult:
+        """Maximum expected-return portfolio; its risk is then minimised at that return."""
+        res = self._solve(Objective.MaxRet, None)
+        if not res.ok:
+            return res
+        # among the max-return portfolios take the least risky one (ties are common)
+        floor = res.expected_return - 1e-9 * max(1.0, abs(res.expected_return))
+        tight = self.min_risk(floor)
+        if not tight.ok:
+            return res
+        tight.objective = Objective.MaxRet.value
+        return tight
+
+    def max_ratio(self, lowerret: float | None = None) -> OptimizationResult:
+        """Maximum risk-adjusted return ``(mu^T e - rf) / risk(e)`` (Riskfolio's "Sharpe").
+
+        Status ``"no_positive_excess"`` when no feasible portfolio has ``mu^T e > rf``;
+        ``"unbounded"`` when the ratio has no finite maximum (a feasible portfolio with positive
+        excess return and zero or negative risk, or a riskless direction).
+        """
+        res = self._solve(Objective.Sharpe, lowerret)
+        if res.ok:
+            excess = res.expected_return - self.rf
+            if not res.risk * _RATIO_MAX > excess:
+                res.message = (f"risk {res.risk:.3g} at excess return {excess:.3g}: the risk-adjusted "
+                               "ratio is unbounded (a riskless or risk-reducing position earns more than rf)")
+                res.status = "unbounded"
+                res.exposures = np.full_like(res.exposures, np.nan)
+            return res
+        if res.status not in ("infeasible", "unbounded"):
+            return res
+        best = self._solve(Objective.MaxRet, None)
+        if best.status == "infeasible":
+            return res
+        if best.ok and best.expected_return - self.rf <= 1e-12 * max(1.0, abs(self.rf)):
+            res.status = "no_positive_excess"
+            res.message = (f"no feasible portfolio has a positive excess return: max expected return "
+                           f"{best.expected_return:.6g} <= rf {self.rf:.6g}")
+        elif best.ok and lowerret is not None and best.expected_return < lowerret:
+            res.status = "infeasible"
+        return res
+
+    def max_utility(self, l: float = 2.0, lowerret: float | None = None) -> OptimizationResult:
+        """Maximum ``mu^T e - l * risk(e)`` (MV: ``l`` times the variance); ``l >= 0``."""
+        if not (math.isfinite(l) and l >= 0.0):
+            raise ValueError(f"risk aversion l must be finite and >= 0, got {l!r}")
+        return self._solve(Objective.Utility, lowerret, l)
+
+    def solve(self, obj: str | Objective = "MinRisk", lowerret: float | None = None, *,
+              l: float = 2.0) -> OptimizationResult:
+        """Solve for one objective (``lowerret`` is ignored by MaxRet)."""
         obj = Objective(obj)
-        return self.min_risk(lowerret) if obj == Objective.MinRisk else self.max_return()
+        if obj is Objective.MinRisk:
+            return self.min_risk(lowerret)
+        if obj is Objective.MaxRet:
+            return self.max_return()
+        if obj is Objective.Sharpe:
+            return self.max_ratio(lowerret)
+        return self.max_utility(l, lowerret)
+
+    def frontier_limits(self) -> tuple[OptimizationResult, OptimizationResult]:
+        """(minimum-risk portfolio, maximum-return portfolio)."""
+        return self.min_risk(), self.max_return()
+
+    def efficient_frontier(self, points: int = 20) -> pd.DataFrame:
+        """``points`` MinRisk solves between the frontier limits (see :func:`efficient_frontier`)."""
+        n = self.R.shape[1]
+        names = self.names if self.names is not None else [f"e{i}" for i in range(n)]
+        lo_res = self.min_risk()
+        # The targets need only the maximum return. With cutting planes skip the least-risk
+        # tie-break at that return: its tail would flood the shared cut pool before the sweep.
+        hi_res = self.max_return() if self.cuts is None else self._solve(Objective.MaxRet, None)
+        if not (lo_res.ok and hi_res.ok):
+            bad = lo_res if not lo_res.ok else hi_res
+            return pd.DataFrame([{"point": 0, "target": np.nan, "status": bad.status,
+                                  "expected_return": np.nan, "risk": np.nan, **dict.fromkeys(names, np.nan)}])
+        rows = []
+        for k, t in enumerate(frontier_targets(lo_res.expected_return, hi_res.expected_return, points)):
+            res = lo_res if k == 0 else self.min_risk(float(t))
+            rows.append({"point": k, "target": float(t), "status": res.status,
+                         "expected_return": res.expected_return, "risk": res.risk,
+                         **dict(zip(names, res.exposures))})
+        return pd.DataFrame(rows)
 
 
 def optimize(
@@ -254,10 +483,29 @@ def optimize(
     lowerret: float | None = None,
     bounds: Any = None,
     solver: str | None = None,
+    rf: float = 0.0,
+    l: float = 2.0,
+    paths: np.ndarray | None = None,
+    path_p: np.ndarray | None = None,
+    constraints: Constraints | None = None,
+    names: Sequence[str] | None = None,
+    cvar_method: CvarMethod = "auto",
 ) -> OptimizationResult:
-    """Optimise one portfolio (see :class:`PortfolioProblem` for the arguments)."""
-    prob = PortfolioProblem(R, p, v=v, rm=rm, alpha=alpha, demean=demean, bounds=bounds, solver=solver)
-    return prob.solve(obj, lowerret)
+    """Optimise one portfolio (see :class:`PortfolioProblem` for the arguments).
+
+    ``obj`` is one of "MinRisk", "MaxRet", "Sharpe", "Utility"; ``l`` the Utility risk aversion.
+    """
+    obj = Objective(obj)
+    prob = PortfolioProblem(R, p, v=v, rm=rm, alpha=alpha, demean=demean, bounds=bounds, solver=solver,
+                            rf=rf, paths=paths, path_p=path_p, constraints=constraints, names=names,
+                            cvar_method=cvar_method)
+    return prob.solve(obj, lowerret, l=l)
+
+
+def frontier_limits(R: np.ndarray, p: np.ndarray | None = None, *, cvar_method: CvarMethod = "auto",
+                    **options: Any) -> tuple[OptimizationResult, OptimizationResult]:
+    """(minimum-risk, maximum-return) portfolios; ``options`` as :class:`PortfolioProblem`."""
+    return PortfolioProblem(R, p, cvar_method=cvar_method, **options).frontier_limits()
 
 
 def frontier_targets(min_return: float, max_return: float, points: int) -> np.ndarray:
@@ -273,26 +521,18 @@ def frontier_targets(min_return: float, max_return: float, points: int) -> np.nd
 
 
 def efficient_frontier(
-    R: np.ndarray, p: np.ndarray | None = None, *, points: int = 20, **options: Any
+    R: np.ndarray, p: np.ndarray | None = None, *, points: int = 20, cvar_method: CvarMethod = "auto",
+    **options: Any
 ) -> pd.DataFrame:
     """Efficient frontier: ``points`` MinRisk solves between the min-risk and max-return portfolios.
 
+    One compiled problem serves every point (the return floor is a cvxpy Parameter; with CVaR
+    cutting planes the cut pool is shared by the points). ``options`` are the keyword arguments
+    of :class:`PortfolioProblem` (``v, rm, alpha, demean, bounds, solver, rf, paths, path_p,
+    constraints, names``).
+
     Returns a DataFrame with one row per point: point, target, status, expected_return, risk, and
-    one column per instrument (``e0..`` or the names in ``options['names']``).
+    one column per instrument (``e0..`` or the names in ``options['names']``). If a limit fails,
+    a single row carries its status.
     """
-    names = options.pop("names", None)
-    prob = PortfolioProblem(R, p, **options)
-    n = prob.R.shape[1]
-    names = list(names) if names is not None else [f"e{i}" for i in range(n)]
-    lo_res, hi_res = prob.min_risk(), prob.max_return()
-    rows = []
-    if not (lo_res.ok and hi_res.ok):
-        bad = lo_res if not lo_res.ok else hi_res
-        return pd.DataFrame([{"point": 0, "target": np.nan, "status": bad.status,
-                              "expected_return": np.nan, "risk": np.nan, **dict.fromkeys(names, np.nan)}])
-    for k, t in enumerate(frontier_targets(lo_res.expected_return, hi_res.expected_return, points)):
-        res = lo_res if k == 0 else prob.min_risk(float(t))
-        rows.append({"point": k, "target": float(t), "status": res.status,
-                     "expected_return": res.expected_return, "risk": res.risk,
-                     **dict(zip(names, res.exposures))})
-    return pd.DataFrame(rows)
+    return PortfolioProblem(R, p, cvar_method=cvar_method, **options).efficient_frontier(points)

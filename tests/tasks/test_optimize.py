@@ -136,3 +136,371 @@ def test_unaligned_input_gives_identical_bits():
     a = PortfolioProblem(R, p, **kw).min_risk(0.03)
     b = PortfolioProblem(Ru, p, **kw).min_risk(0.03)
     assert np.array_equal(a.exposures, b.exposures) and a.expected_return == b.expected_return
+
+
+# =============================================================================================
+# Issue #4: all ten measures x four objectives, constraints, cutting planes
+# =============================================================================================
+from scipy.optimize import minimize  # noqa: E402
+
+from tasks import risk_measures as rmod  # noqa: E402
+from tasks.constraints import Constraints  # noqa: E402
+from tasks.optimize import Objective, frontier_limits  # noqa: E402
+from tasks.risk_measures import DRAWDOWN_MEASURES, RiskMeasure  # noqa: E402
+
+MEASURES = [m.value for m in RiskMeasure]
+OBJECTIVES = [o.value for o in Objective]
+RF, AVERSION, ALPHA = 0.001, 2.0, 0.1
+
+
+def _small(seed=3):
+    """Three correlated instruments, scenarios and paths, some with zero probability (and junk)."""
+    rng = np.random.default_rng(seed)
+    S, P, T = 120, 24, 8
+    scale, drift = np.array([0.5, 1.0, 1.6]), np.array([0.002, 0.008, 0.014])
+    L = np.array([[1.0, 0, 0], [0.4, 0.9, 0], [0.2, 0.3, 0.9]])
+    R = (rng.standard_t(6, size=(S, 3)) @ L.T) * 0.04 * scale + drift
+    p = rng.uniform(0.3, 1.0, S)
+    p[:3], R[:3] = 0.0, -5.0  # zero-probability scenarios must not matter (WR!)
+    paths = (rng.normal(0, 0.015, size=(P, T, 3)) @ L.T) * scale + drift / 4
+    pp = rng.uniform(0.3, 1.0, P)
+    pp[0], paths[0] = 0.0, -1.0
+    return R, p / p.sum(), paths, pp / pp.sum()
+
+
+@pytest.fixture(scope="module")
+def small():
+    return _small()
+
+
+@pytest.fixture(scope="module")
+def simplex_grid(small):
+    """Every measure on a 1/200 grid of the long-only simplex (independent brute force)."""
+    R, p, paths, pp = small
+    st = 200
+    a = np.arange(st + 1)
+    A, B = np.meshgrid(a, a, indexing="ij")
+    m = A + B <= st
+    E = np.stack([A[m], B[m], st - A[m] - B[m]]) / st
+    risks = {}
+    for rm in MEASURES:
+        prob = pp if RiskMeasure(rm) in DRAWDOWN_MEASURES else p
+        risks[rm] = rmod.risk(rm, R @ E, prob, paths=paths @ E, alpha=ALPHA, rf=RF)
+    return E, R.T @ p, risks
+
+
+@pytest.fixture(scope="module")
+def small_problems(small):
+    R, p, paths, pp = small
+    return {rm: PortfolioProblem(R, p, rm=rm, alpha=ALPHA, rf=RF, paths=paths, path_p=pp,
+                                 constraints=Constraints(sht=False)) for rm in MEASURES}
+
+
+@pytest.mark.parametrize("obj", OBJECTIVES)
+@pytest.mark.parametrize("rm", MEASURES)
+def test_every_measure_and_objective_against_brute_force(rm, obj, simplex_grid, small_problems):
+    E, mu, risks = simplex_grid
+    risk = risks[rm]
+    prob = small_problems[rm]
+    res = prob.solve(obj, l=AVERSION)
+    assert res.status == "optimal" and res.objective == obj
+    e = res.exposures
+    assert e.sum() == pytest.approx(1.0, abs=1e-8) and (e >= -1e-8).all()
+    # the reported risk is the evaluator's, and the formulation agrees with it at the optimum
+    assert res.risk == pytest.approx(prob.evaluate_risk(e), abs=1e-14)
+    assert res.model_risk == pytest.approx(res.risk, abs=1e-7)
+    scale = float(np.abs(risk).max())
+    if obj == "MinRisk":
+        value, grid = res.risk, risk.min()
+        assert value <= grid + 1e-8 * scale  # no grid point is less risky
+        assert value >= grid - 2e-3 * scale  # and the grid comes close
+    elif obj == "MaxRet":
+        i = int(np.argmax(mu))
+        assert res.expected_return == pytest.approx(mu[i], abs=1e-8)
+        assert np.allclose(e, np.eye(3)[i], atol=1e-6)
+    elif obj == "Sharpe":
+        ratio = np.where(risk > 0, (mu @ E - RF) / np.where(risk > 0, risk, 1.0), -np.inf)
+        value, grid = res.ratio(RF), ratio.max()
+        assert value >= grid - 1e-6 * abs(grid)
+        assert value <= grid + 2e-3 * abs(grid)
+    else:
+        pen = risk**2 if rm == "MV" else risk
+        util = mu @ E - AVERSION * pen
+        value = res.expected_return - AVERSION * (res.risk**2 if rm == "MV" else res.risk)
+        assert value >= util.max() - 1e-8 * scale
+        assert value <= util.max() + 2e-3 * scale
+
+
+def _pairs_dd(paths_kept):
+    """Rows of all (u <= t) pairs per path: drawdown d_{j,t} >= c_{j,u} - c_{j,t} (c_0 = 0)."""
+    P, T, n = paths_kept.shape
+    C = np.concatenate([np.zeros((P, 1, n)), np.cumsum(paths_kept, axis=1)], axis=1)
+    rows, cells = [], []
+    for j in range(P):
+        for t in range(1, T + 1):
+            for u in range(t):
+                rows.append(C[j, u] - C[j, t])
+                cells.append(j * T + t - 1)
+    return np.array(rows), np.array(cells)
+
+
+def _lp_reference(rm, R, p, paths, pp, v, lo, hi, floor):
+    """Independent LP (scipy/HiGHS) of min risk s.t. v e = 1, mu e >= floor, lo <= e <= hi."""
+    keep = p > 0
+    X, q = R[keep], p[keep]
+    mu = X.T @ q
+    n = X.shape[1]
+    blocks_ub, b_ub, cost, bnds = [], [], [], []
+
+    def add_vars(c, b):
+        cost.extend(c)
+        bnds.extend(b)
+
+    add_vars([0.0] * n, list(zip(lo, hi)))
+    if rm == "MAD":  # a_s >= |D_s e|
+        D = X - mu
+        s = len(q)
+        add_vars(list(q), [(0, None)] * s)
+        blocks_ub += [np.hstack([D, -np.eye(s)]), np.hstack([-D, -np.eye(s)])]
+        b_ub += [np.zeros(s), np.zeros(s)]
+    elif rm == "FLPM":
+        s = len(q)
+        add_vars(list(q), [(0, None)] * s)
+        blocks_ub.append(np.hstack([-X, -np.eye(s)]))
+        b_ub.append(np.full(s, -RF))
+    elif rm == "WR":
+        add_vars([1.0], [(None, None)])
+        blocks_ub.append(np.hstack([-X, -np.ones((len(q), 1))]))
+        b_ub.append(np.zeros(len(q)))
+    else:  # drawdowns with pairwise rows (a different formulation from the optimiser's)
+        kp = pp > 0
+        Pk = paths[kp]
+        P, T, _ = Pk.shape
+        w = np.repeat(pp[kp] / T, T)
+        pairs, cells = _pairs_dd(Pk)
+        m = len(pairs)
+        if rm == "MDD":
+            add_vars([1.0], [(None, None)])
+            blocks_ub.append(np.hstack([pairs, -np.ones((m, 1))]))
+            b_ub.append(np.zeros(m))
+        else:
+            ncell = P * T
+            sel = np.zeros((m, ncell))
+            sel[np.arange(m), cells] = 1.0
+            if rm == "ADD":
+                add_vars(list(w), [(0, None)] * ncell)
+                blocks_ub.append(np.hstack([pairs, -sel]))
+                b_ub.append(np.zeros(m))
+            else:  # CDaR: z + sum w/alpha g, g >= d - z, d >= pair
+                add_vars(list(np.zeros(ncell)) + [1.0] + list(w / ALPHA),
+                         [(0, None)] * ncell + [(None, None)] + [(0, None)] * ncell)
+                blocks_ub.append(np.hstack([pairs, -sel, np.zeros((m, 1 + ncell))]))
+                blocks_ub.append(np.hstack([np.zeros((ncell, n)), np.eye(ncell), -np.ones((ncell, 1)), -np.eye(ncell)]))
+                b_ub += [np.zeros(m), np.zeros(ncell)]
+    nv = len(cost)
+    A_ub = np.vstack([np.hstack([b, np.zeros((b.shape[0], nv - b.shape[1]))]) for b in blocks_ub])
+    A_ub = np.vstack([A_ub, np.concatenate([-mu, np.zeros(nv - n)])])
+    b_all = np.concatenate(b_ub + [[-floor]])
+    A_eq = np.concatenate([v, np.zeros(nv - n)])[None, :]
+    res = linprog(cost, A_ub=A_ub, b_ub=b_all, A_eq=A_eq, b_eq=[1.0], bounds=bnds, method="highs")
+    assert res.status == 0
+    return res.fun
+
+
+@pytest.mark.parametrize("rm", ["MAD", "FLPM", "WR", "MDD", "ADD", "CDaR"])
+def test_lp_measures_match_independent_linprog_with_shorts_and_floor(rm, small):
+    R, p, paths, pp = small
+    v = np.array([1.0, 0.8, 1.2])
+    lo, hi = np.full(3, -0.5), np.full(3, 1.5)
+    floor = 0.009
+    res = optimize(R, p, v=v, rm=rm, alpha=ALPHA, rf=RF, paths=paths, path_p=pp, lowerret=floor,
+                   bounds=(lo, hi))
+    ref = _lp_reference(rm, R, p, paths, pp, v, lo, hi, floor)
+    assert res.status == "optimal"
+    assert res.risk == pytest.approx(ref, abs=1e-7)
+    assert res.expected_return >= floor - 1e-8 and v @ res.exposures == pytest.approx(1.0, abs=1e-8)
+
+
+@pytest.mark.parametrize("rm", ["MSV", "SLPM"])
+def test_semi_measures_match_scipy_slsqp(rm, small):
+    R, p, _, _ = small
+    keep = p > 0
+    X, q = R[keep], p[keep]
+    mu = X.T @ q
+    v = np.array([1.0, 0.8, 1.2])
+    floor = 0.009
+    base = X - mu if rm == "MSV" else X - RF  # shortfall below the mean / below rf
+
+    def f(e):
+        d = np.minimum(base @ e if rm == "MSV" else X @ e - RF, 0.0)
+        return q @ d**2
+
+    def grad(e):
+        d = np.minimum(base @ e if rm == "MSV" else X @ e - RF, 0.0)
+        return 2.0 * (X - mu if rm == "MSV" else X).T @ (q * d)
+
+    cons = [{"type": "eq", "fun": lambda e: v @ e - 1.0, "jac": lambda e: v},
+            {"type": "ineq", "fun": lambda e: mu @ e - floor, "jac": lambda e: mu}]
+    ref = minimize(f, np.full(3, 1 / v.sum()), jac=grad, constraints=cons, bounds=[(-0.5, 1.5)] * 3,
+                   method="SLSQP", options={"ftol": 1e-15, "maxiter": 500})
+    assert ref.success
+    res = optimize(R, p, v=v, rm=rm, rf=RF, lowerret=floor, bounds=(np.full(3, -0.5), np.full(3, 1.5)))
+    assert res.status == "optimal"
+    assert res.risk == pytest.approx(np.sqrt(ref.fun), abs=1e-6)
+    assert res.risk <= np.sqrt(ref.fun) + 1e-8
+
+
+@pytest.mark.parametrize("rm", ["MV", "CVaR", "CDaR", "MAD"])
+def test_sharpe_is_the_best_ratio_on_the_frontier(rm, small):
+    R, p, paths, pp = small
+    kw = dict(rm=rm, alpha=ALPHA, rf=RF, paths=paths, path_p=pp, bounds=(np.full(3, -0.3), np.full(3, 1.3)))
+    fr = efficient_frontier(R, p, points=80, **kw)
+    assert (fr["status"] == "optimal").all()
+    scan = ((fr["expected_return"] - RF) / fr["risk"]).max()
+    res = optimize(R, p, obj="Sharpe", **kw)
+    assert res.status == "optimal"
+    assert res.ratio(RF) >= scan - 1e-7
+    assert res.ratio(RF) <= scan * (1 + 2e-3)
+    # the Sharpe portfolio lies on the frontier: min risk at its return is its risk
+    at = PortfolioProblem(R, p, **kw).min_risk(res.expected_return - 1e-10)
+    assert at.risk == pytest.approx(res.risk, rel=1e-6)
+
+
+@pytest.mark.parametrize("rm", ["CVaR", "MV", "MDD"])
+def test_no_positive_excess_status(rm, small):
+    R, p, paths, pp = small
+    for method in ("lp", "cuts") if rm == "CVaR" else ("lp",):
+        res = optimize(R, p, rm=rm, obj="Sharpe", rf=0.05, paths=paths, path_p=pp,
+                       constraints=Constraints(sht=False), cvar_method=method)
+        assert res.status == "no_positive_excess" and not res.ok
+        assert np.isnan(res.exposures).all() and "rf" in res.message
+
+
+def test_sharpe_with_a_riskless_instrument_is_unbounded():
+    rng = np.random.default_rng(0)
+    R = np.column_stack([rng.normal(0.01, 0.05, 200), np.full(200, 0.004)])
+    res = optimize(R, rm="MV", obj="Sharpe", rf=0.0, constraints=Constraints(sht=False))
+    assert res.status == "unbounded" and np.isnan(res.exposures).all()
+
+
+def test_infeasible_and_unbounded_statuses(small):
+    R, p, paths, pp = small
+    # bounds that cannot meet the budget
+    res = optimize(R, p, rm="MV", constraints=Constraints(bounds=(0.0, 0.2)))
+    assert res.status == "infeasible" and np.isnan(res.exposures).all()
+    for obj in ("MaxRet", "Sharpe", "Utility"):
+        assert optimize(R, p, rm="CVaR", obj=obj, constraints=Constraints(bounds=(0.0, 0.2))).status == "infeasible"
+    # unlimited shorts: the maximum return is unbounded
+    assert optimize(R, p, rm="CVaR", obj="MaxRet").status == "unbounded"
+    # contradictory linear constraints
+    cons = Constraints(linear=["A + B >= 0.9", "A + B <= 0.5"])
+    assert optimize(R, p, rm="MAD", names=["A", "B", "C"], constraints=cons).status == "infeasible"
+
+
+def test_drawdown_measures_need_paths(small):
+    R, p, paths, pp = small
+    for rm in ("MDD", "ADD", "CDaR"):
+        with pytest.raises(ValueError, match="drawdown"):
+            PortfolioProblem(R, p, rm=rm)
+    with pytest.raises(ValueError, match="drawdown"):
+        PortfolioProblem(R, p, rm="CVaR", constraints=Constraints(upperCDaR=0.1))
+    with pytest.raises(ValueError):
+        PortfolioProblem(R, p, rm="MDD", paths=paths[:, :, :2], path_p=pp)
+
+
+def test_bad_codes_fail_fast(small):
+    R, p, _, _ = small
+    with pytest.raises(ValueError):
+        optimize(R, p, obj="Shape")
+    with pytest.raises(ValueError):
+        PortfolioProblem(R, p, cvar_method="cut")
+    with pytest.raises(ValueError):
+        PortfolioProblem(R, p, solver="CLARABLE")
+    with pytest.raises(ValueError, match="cuts"):
+        PortfolioProblem(R, p, rm="MV", cvar_method="cuts")
+
+
+@pytest.mark.parametrize("rm", MEASURES)
+def test_frontier_for_every_measure(rm, small):
+    R, p, paths, pp = small
+    fr = efficient_frontier(R, p, points=5, rm=rm, alpha=ALPHA, rf=RF, paths=paths, path_p=pp,
+                            constraints=Constraints(sht=False), names=["A", "B", "C"])
+    assert (fr["status"] == "optimal").all() and list(fr.columns[-3:]) == ["A", "B", "C"]
+    assert (np.diff(fr["expected_return"]) > 0).all()
+    assert (np.diff(fr["risk"]) >= -1e-7).all()
+    lo, hi = frontier_limits(R, p, rm=rm, alpha=ALPHA, rf=RF, paths=paths, path_p=pp,
+                             constraints=Constraints(sht=False))
+    assert lo.risk == pytest.approx(fr["risk"].iloc[0], abs=1e-12)
+    assert hi.expected_return == pytest.approx(fr["expected_return"].iloc[-1], abs=1e-7)
+
+
+# ---- CVaR cutting planes ---------------------------------------------------------------------
+def _big(seed=21, s=3000, n=6):
+    rng = np.random.default_rng(seed)
+    R = rng.standard_t(4, size=(s, n)) * np.linspace(0.02, 0.08, n) + np.linspace(0.0, 0.012, n)
+    R[:, 1] += 0.5 * R[:, 0]
+    p = rng.uniform(0.2, 1.0, s)
+    p[:10] = 0.0
+    return R, p / p.sum()
+
+
+CUT_CASES = {
+    "long_only": dict(constraints=Constraints(sht=False)),
+    "bounded_shorts_demean": dict(bounds=(-0.4, 0.8), demean=True, v=np.array([1, 1, 0.5, 1, 2, 1.0])),
+    "families": dict(names=list("ABCDEF"), constraints=Constraints(
+        bounds=(-0.3, 0.7), groups={"G1": ["A", "B"], "G2": ["E", "F"]}, group_bounds={"G2": (None, 0.5)},
+        linear=["A - 2*C >= -0.4", "D + E == 0.3"], uppersht=0.2, upperlng=1.3, leverage=1.5,
+        turnover=1.2, holdings=np.full(6, 1 / 6), margin_rates=np.linspace(0.1, 0.6, 6), margin=0.5)),
+}
+
+
+@pytest.mark.parametrize("case", list(CUT_CASES))
+def test_cutting_planes_equal_full_lp(case):
+    R, p = _big()
+    kw = dict(CUT_CASES[case], rm="CVaR", alpha=0.05)
+    cuts = PortfolioProblem(R, p, cvar_method="cuts", **kw)
+    full = PortfolioProblem(R, p, cvar_method="lp", solver="HIGHS", **kw)
+    lo, hi = cuts.min_risk(), full.max_return()
+    assert lo.ok and hi.ok and lo.iterations >= 1
+    for t in [None, *frontier_targets(lo.expected_return, hi.expected_return, 6)[1:]]:
+        a, b = cuts.min_risk(t), full.min_risk(t)
+        assert a.status == b.status == "optimal"
+        assert a.risk == pytest.approx(b.risk, abs=1e-8)
+        assert a.model_risk == pytest.approx(a.risk, abs=1e-9)
+    for obj in ("Sharpe", "Utility"):
+        a, b = cuts.solve(obj, l=3.0), full.solve(obj, l=3.0)
+        assert a.status == b.status == "optimal"
+        if obj == "Sharpe":
+            assert a.ratio() == pytest.approx(b.ratio(), abs=1e-8 * abs(b.ratio()))
+        else:
+            assert a.expected_return - 3 * a.risk == pytest.approx(b.expected_return - 3 * b.risk, abs=1e-8)
+    # the pool is shared: a second sweep adds no scenario and needs one master solve per point
+    size = cuts.cuts.pool.size
+    again = cuts.min_risk(0.5 * (lo.expected_return + hi.expected_return))
+    assert again.iterations == 1 and cuts.cuts.pool.size == size
+    assert cuts.cuts.pool.size < 0.8 * (p > 0).sum()
+
+
+def test_cut_frontier_equals_lp_frontier_and_auto_switches():
+    R, p = _big(s=6000, n=5)
+    kw = dict(rm="CVaR", alpha=0.05, constraints=Constraints(sht=False))
+    auto = PortfolioProblem(R, p, cvar_method="auto", **kw)
+    assert auto.cuts is not None  # >= AUTO_CUTS_MIN_SCENARIOS, linear, bounded
+    assert PortfolioProblem(R[:1000], None, cvar_method="auto", **kw).cuts is None
+    assert PortfolioProblem(R, p, cvar_method="auto", rm="CVaR").cuts is None  # unbounded shorts
+    a = efficient_frontier(R, p, points=8, **kw)
+    b = efficient_frontier(R, p, points=8, cvar_method="lp", solver="HIGHS", **kw)
+    assert (a["status"] == "optimal").all()
+    assert np.abs(a["target"] - b["target"]).max() < 1e-9
+    # equal targets up to 1e-9 of a return: compare at the cut frontier's own targets
+    full = PortfolioProblem(R, p, cvar_method="lp", solver="HIGHS", **kw)
+    ref = [full.min_risk(None if k == 0 else t).risk for k, t in enumerate(a["target"])]
+    assert np.abs(a["risk"].to_numpy() - ref).max() < 1e-8
+
+
+def test_cuts_on_an_unbounded_master_fall_back_to_the_lp():
+    R, p = _big(s=1500, n=4)
+    res = optimize(R, p, rm="CVaR", cvar_method="cuts")  # free shorts: the master is unbounded
+    ref = optimize(R, p, rm="CVaR", cvar_method="lp", solver="HIGHS")
+    assert res.status == "optimal" and res.risk == pytest.approx(ref.risk, abs=1e-8)
+    assert "full LP" in res.message
