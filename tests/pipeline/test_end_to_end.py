@@ -79,10 +79,28 @@ def test_frontiers_budget_and_monotone(two_worker_run):
     fr = fr[fr["kind"] == "frontier"]
     assert (fr["status"] == "optimal").all()
     assert np.allclose(fr["budget"], 1.0, atol=1e-8)
-    for _, g in fr.groupby(["view_set", "risk_measure"]):
+    for _, g in fr.groupby(["view_set", "risk_measure", "constraint_set"]):
         assert len(g) == d["optimization"]["points"]
         assert (np.diff(g["expected_return"]) > 0).all()
         assert (np.diff(g["risk"]) >= -1e-9).all()
+
+
+def test_delta_neutral_vega_capped_frontier_and_sharpe(two_worker_run):
+    run = two_worker_run[2]
+    fr, g = run["frontier"], run["greeks"]
+    capped = fr[fr["constraint_set"] == "delta_neutral_vega_capped"]
+    assert set(capped["risk_measure"]) == {"CVaR"} and (capped["status"] == "optimal").all()
+    dm = g[(g["constraint_set"] == "delta_neutral_vega_capped") & (g["underlying"] == "DM_Equity")]
+    assert len(dm) == len(capped)
+    assert (dm["delta"].abs() <= 1e-6 + 1e-9).all() and (dm["vega"].abs() <= 0.10 + 1e-9).all()
+    sharpe = fr[fr["kind"] == "Sharpe"]
+    assert set(sharpe["view_set"]) == {"prior", "dm_equity_turbulence", "dm_equity_crash_sep"}
+    # the Sharpe portfolio beats every frontier point of its (view, measure, set) on (E - rf) / risk
+    for _, row in sharpe.iterrows():
+        same = fr[(fr["view_set"] == row["view_set"]) & (fr["risk_measure"] == row["risk_measure"])
+                  & (fr["constraint_set"] == row["constraint_set"]) & (fr["kind"] == "frontier")]
+        ratio = row["expected_return"] / row["risk"]
+        assert ratio >= (same["expected_return"] / same["risk"]).max() - 1e-7
 
 
 def test_headline_portfolios_and_stress(two_worker_run):

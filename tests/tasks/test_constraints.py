@@ -98,7 +98,7 @@ def _std(x):
 FAMILIES = {
     "bounds": (lambda e: e.max(), lambda L: dict(bounds=(BOX[0], L))),
     "group": (lambda e: e[2] + e[3], lambda L: dict(groups={"Risky": ["C", "D"]}, group_bounds={"Risky": (None, L)})),
-    "linear_text": (lambda e: 2 * e[2] - e[0], lambda L: dict(linear=[f"2*C - A <= {L!r}"])),
+    "linear_text": (lambda e: 2 * e[2] - e[0], lambda L: dict(linear=[f"2*C - A <= {float(L)!r}"])),
     "raw_A_ge_B": (lambda e: e[1] + e[2], lambda L: dict(ainequality=[[0, -1, -1, 0]], binequality=[-L])),
     "uppersht": (lambda e: np.maximum(-e, 0).sum(), lambda L: dict(uppersht=L)),
     "upperlng": (lambda e: np.maximum(e, 0).sum(), lambda L: dict(upperlng=L)),
