@@ -285,11 +285,21 @@ class PortfolioProblem:
             return _Model(cp.Problem(cp.Minimize(risk), cons), y, kappa, report, {"floor": floor})
         risk, report, aux = self._risk(y, 1.0, squared=True)
         cons = self._feasible_set(y, 1.0) + aux + [mu @ y >= floor]
+        # Objectives in units of a typical risk (variance for MV), so that the interior-point
+        # gap tolerances (1e-8, absolute or relative) act on an O(1) number.
+        scale = self._objective_scale()
         if obj is Objective.MinRisk:
-            return _Model(cp.Problem(cp.Minimize(risk), cons), y, None, report, {"floor": floor})
+            return _Model(cp.Problem(cp.Minimize(risk / scale), cons), y, None, report, {"floor": floor})
         aversion = cp.Parameter(nonneg=True, name="risk_aversion")
-        prob = cp.Problem(cp.Maximize(mu @ y - aversion * risk), cons)
+        prob = cp.Problem(cp.Maximize((mu / scale) @ y - aversion * (risk / scale)), cons)
         return _Model(prob, y, None, report, {"floor": floor, "l": aversion})
+
+    def _objective_scale(self) -> float:
+        """Typical size of the objective: mean instrument variance (MV) or standard deviation."""
+        var = float(np.sum(self.data.mv_factor**2)) / self.R.shape[1]
+        if not var > 0.0:
+            return 1.0
+        return var if self.rm is RiskMeasure.MV else math.sqrt(var)
 
     def _model(self, obj: Objective) -> _Model:
         model = self._models.get(obj)
