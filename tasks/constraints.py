@@ -521,7 +521,7 @@ def to_cvxpy(cc: CompiledConstraints, y: cp.Variable, k: Scale) -> list[cp.Const
         if le.any():
             out.append(rows.A[le] @ y <= _times(k, rows.hi[le]))
     for b in cc.absolute:
-        dev = y - b.center if np.any(b.center != 0) else y
+        dev = y - _times(k, b.center) if np.any(b.center != 0) else y
         out.append(b.weights @ cp.abs(dev) <= _times(k, b.cap))
     for sgn in cc.signed:
         part = cp.neg(y) if sgn.side == "short" else cp.pos(y)

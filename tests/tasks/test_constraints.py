@@ -281,3 +281,26 @@ def test_sharpe_under_every_family_matches_the_frontier_scan(rm):
     assert e[2] + e[3] <= 0.7 + 1e-7 and 2 * e[2] - e[0] <= 0.5 + 1e-7 and e[1] + e[2] >= 0.2 - 1e-7
     assert (e >= -0.3 - 1e-7).all() and (e <= 0.9 + 1e-7).all()
     assert (GREEKS[:2] @ e >= -0.4 - 1e-7).all() and (GREEKS[:2] @ e <= 0.6 + 1e-7).all()
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_sharpe_with_each_family_binding(family, base):
+    """Each homogenised family, binding at the ratio optimum: feasible and on top of the frontier."""
+    value, make = FAMILIES[family]
+    rf = 0.002
+    free = PortfolioProblem(R, P, rm="CVaR", alpha=ALPHA, rf=rf, names=NAMES,
+                            constraints=Constraints(bounds=BOX)).max_ratio()
+    v0 = value(free.exposures)
+    floor = {"upperlng": 1.0, "leverage": 1.0, "TE_index": 0.004, "uppersht": 0.0, "margin": 0.05,
+             "turnover": 0.0, "TE_exposures": 0.0}.get(family, -np.inf)
+    L = 0.5 * (floor + v0) if np.isfinite(floor) else v0 - 0.1 * (1 + abs(v0))
+    kw = dict(bounds=BOX)
+    kw.update(make(L))
+    prob = PortfolioProblem(R, P, rm="CVaR", alpha=ALPHA, rf=rf, names=NAMES, constraints=Constraints(**kw))
+    res = prob.max_ratio()
+    assert res.status == "optimal"
+    assert value(res.exposures) <= L + 1e-7 and value(res.exposures) == pytest.approx(L, abs=1e-5)
+    fr = prob.efficient_frontier(30)
+    scan = ((fr["expected_return"] - rf) / fr["risk"]).max()
+    assert scan - 1e-7 <= res.ratio(rf) <= scan * (1 + 3e-3)
+    assert res.ratio(rf) < free.ratio(rf)
