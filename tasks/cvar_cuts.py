@@ -18,9 +18,13 @@ converges in one to three rounds per frontier point.
 
 The pool ``C`` is shared by every solve of one :class:`CvarCutSolver` (e.g. all points of one
 frontier), and each master keeps its HiGHS basis, so later points start from the previous
-point's basis and cuts (dual simplex warm start). Results therefore depend (in the last bits, or
-in the choice among tied optima) on the sequence of solves: use the full LP where results must
-not depend on task order.
+point's basis and cuts (dual simplex warm start). Two devices keep the masters small: a round
+adds at most ``ADD_TAILS`` tails' worth of the most violated scenarios, and before a solve a pool
+larger than ``PRUNE_TAILS`` tails is pruned to the scenarios among the largest losses (mass
+``KEEP_MASS * alpha``) of the latest solution -- a pruned scenario comes back if violated again,
+so the optimum is unaffected. Results depend (in the last bits, or in the choice among tied
+optima) on the sequence of solves: where they must not depend on task order, call
+:meth:`CvarCutSolver.seed` with a fixed pool before each solve (or use the full LP).
 
 Objectives: ``MinRisk`` (``k = 1``), ``Utility`` (``max mu^T e - l CVaR``) and ``Sharpe``
 (Charnes-Cooper: ``(mu - rf v)^T y = 1``, ``v^T y = k >= 0``, constraints homogenised in ``k``).
@@ -48,6 +52,16 @@ _INF = highspy.kHighsInf
 MASTER_TOL = 1e-10
 #: Most master solves in one call before giving up (each adds at least one scenario).
 MAX_ROUNDS = 500
+#: The first pool: the largest losses of an equal-budget portfolio, this many tails' worth.
+SEED_TAILS = 1.0
+#: At most this many tails' worth of violated scenarios (the most violated) are added per round.
+ADD_TAILS = 0.5
+#: ... but never fewer than this many (when that many are violated).
+ADD_MIN = 50
+#: The pool is pruned before a solve once it holds more than this many tails' worth of scenarios,
+PRUNE_TAILS = 2.0
+#: keeping the pool scenarios among the largest losses of probability ``KEEP_MASS * alpha``.
+KEEP_MASS = 1.5
 
 
 @dataclass
@@ -102,48 +116,64 @@ class _Master:
         self.kcol, self.zcol = n, n + 1
         self._add_cols(np.full(1, -_INF), np.full(1, _INF))
         ycols = np.arange(n)
-        # budget v^T y - k = 0
-        self._row(np.r_[ycols, self.kcol], np.r_[v, -1.0], 0.0, 0.0)
+        self._row(np.r_[ycols, self.kcol], np.r_[v, -1.0], 0.0, 0.0)  # budget v^T y - k = 0
         if homog:
-            for i in np.flatnonzero(np.isfinite(lo)):
-                self._row(np.array([i, self.kcol]), np.array([1.0, -lo[i]]), 0.0, _INF)
-            for i in np.flatnonzero(np.isfinite(hi)):
-                self._row(np.array([i, self.kcol]), np.array([1.0, -hi[i]]), -_INF, 0.0)
+            self._bound_rows(lo, hi)
         for rows in cc.linear:
-            for a, l_, u_ in zip(rows.A, rows.lo, rows.hi):
-                nz = np.flatnonzero(a)
-                if l_ == u_:
-                    self._row(np.r_[nz, self.kcol], np.r_[a[nz], -l_], 0.0, 0.0)
-                    continue
-                if np.isfinite(l_):
-                    self._row(np.r_[nz, self.kcol], np.r_[a[nz], -l_], 0.0, _INF)
-                if np.isfinite(u_):
-                    self._row(np.r_[nz, self.kcol], np.r_[a[nz], -u_], -_INF, 0.0)
+            self._linear_rows(rows.A, rows.lo, rows.hi)
         for b in cc.absolute:
-            idx = np.flatnonzero(b.weights > 0)
-            t0 = self._add_cols(np.zeros(idx.size), np.full(idx.size, _INF))
-            for j, i in enumerate(idx):  # t >= +-(y_i - c_i k)
-                self._row(np.array([t0 + j, i, self.kcol]), np.array([1.0, -1.0, b.center[i]]), 0.0, _INF)
-                self._row(np.array([t0 + j, i, self.kcol]), np.array([1.0, 1.0, -b.center[i]]), 0.0, _INF)
-            self._row(np.r_[t0 + np.arange(idx.size), self.kcol], np.r_[b.weights[idx], -b.cap], -_INF, 0.0)
+            self._abs_sum(b.weights, b.center, b.cap)
         for sgn in cc.signed:
-            t0 = self._add_cols(np.zeros(n), np.full(n, _INF))
-            sign = 1.0 if sgn.side == "short" else -1.0  # t_i + sign * y_i >= 0
-            for i in range(n):
-                self._row(np.array([t0 + i, i]), np.array([1.0, sign]), 0.0, _INF)
-            self._row(np.r_[t0 + np.arange(n), self.kcol], np.r_[np.ones(n), -sgn.cap], -_INF, 0.0)
+            self._signed_sum(1.0 if sgn.side == "short" else -1.0, sgn.cap)
         # return floor: mu^T y - floor * k >= 0 (inactive until set)
         self.floor_row = self._row(np.r_[ycols, self.kcol], np.r_[data.mu, 0.0], -_INF, _INF)
         if homog:  # (mu - rf v)^T y = 1
             self._row(ycols, data.mu - rf * v, 1.0, 1.0)
         self.u0 = h.getNumCol()  # first scenario column
+        self.r0 = h.getNumRow()  # first scenario row
         self.pool_idx = np.empty(0, dtype=np.int64)  # scenarios in the model, in column order
         self.cost_scale = 1.0  # l of the Utility objective
         h.changeColCost(self.zcol, 1.0)
         if kind == "Utility":
             h.changeColsCost(n, ycols.astype(np.int32), -data.mu)
 
-    # -- model building ----------------------------------------------------------------------
+    # -- model building (all rows homogeneous in the k column) --------------------------------
+    def _bound_rows(self, lo: np.ndarray, hi: np.ndarray) -> None:
+        """``lo_i k <= y_i <= hi_i k`` as rows (Charnes-Cooper masters)."""
+        for i in np.flatnonzero(np.isfinite(lo)):
+            self._row(np.array([i, self.kcol]), np.array([1.0, -lo[i]]), 0.0, _INF)
+        for i in np.flatnonzero(np.isfinite(hi)):
+            self._row(np.array([i, self.kcol]), np.array([1.0, -hi[i]]), -_INF, 0.0)
+
+    def _linear_rows(self, A: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        """``lo k <= A y <= hi k``."""
+        for a, l_, u_ in zip(A, lo, hi):
+            nz = np.flatnonzero(a)
+            if l_ == u_:
+                self._row(np.r_[nz, self.kcol], np.r_[a[nz], -l_], 0.0, 0.0)
+                continue
+            if np.isfinite(l_):
+                self._row(np.r_[nz, self.kcol], np.r_[a[nz], -l_], 0.0, _INF)
+            if np.isfinite(u_):
+                self._row(np.r_[nz, self.kcol], np.r_[a[nz], -u_], -_INF, 0.0)
+
+    def _abs_sum(self, weights: np.ndarray, center: np.ndarray, cap: float) -> None:
+        """``sum w_i |y_i - c_i k| <= cap k`` with ``t_i >= +-(y_i - c_i k)``."""
+        idx = np.flatnonzero(weights > 0)
+        t0 = self._add_cols(np.zeros(idx.size), np.full(idx.size, _INF))
+        for j, i in enumerate(idx):
+            self._row(np.array([t0 + j, i, self.kcol]), np.array([1.0, -1.0, center[i]]), 0.0, _INF)
+            self._row(np.array([t0 + j, i, self.kcol]), np.array([1.0, 1.0, -center[i]]), 0.0, _INF)
+        self._row(np.r_[t0 + np.arange(idx.size), self.kcol], np.r_[weights[idx], -cap], -_INF, 0.0)
+
+    def _signed_sum(self, sign: float, cap: float) -> None:
+        """``sum max(-sign y_i, 0) <= cap k`` (sign +1: shorts, -1: longs) with ``t_i >= -sign y_i``."""
+        n = self.n
+        t0 = self._add_cols(np.zeros(n), np.full(n, _INF))
+        for i in range(n):
+            self._row(np.array([t0 + i, i]), np.array([1.0, sign]), 0.0, _INF)
+        self._row(np.r_[t0 + np.arange(n), self.kcol], np.r_[np.ones(n), -cap], -_INF, 0.0)
+
     def _add_cols(self, lo: np.ndarray, hi: np.ndarray) -> int:
         first = self.h.getNumCol()
         m = lo.size
@@ -158,17 +188,31 @@ class _Master:
         self.h.addRow(float(lo), float(hi), int(keep.sum()), idx[keep].astype(np.int32), val[keep].astype(float))
         return r
 
-    def sync(self, pool: np.ndarray) -> None:
-        """Add the pool scenarios not yet in the model: column ``u_s`` and row ``Xs_s y + z + u_s >= 0``."""
-        new = pool[self.pool_idx.size:]
+    def sync(self, pool: np.ndarray, in_pool: np.ndarray) -> None:
+        """Make the model's scenarios equal to ``pool``: delete the pruned ones, append the new.
+
+        Scenario ``pool_idx[i]`` owns column ``u0 + i`` (``u_s``) and row ``r0 + i``
+        (``Xs_s y + z + u_s >= 0``); deletions keep the order, so the mapping stays valid.
+        """
+        h = self.h
+        if self.pool_idx.size:
+            gone = ~in_pool[self.pool_idx]
+            if gone.any():
+                pos = np.flatnonzero(gone).astype(np.int32)
+                h.deleteRows(pos.size, self.r0 + pos)
+                h.deleteCols(pos.size, self.u0 + pos)
+                self.pool_idx = self.pool_idx[~gone]
+        mine = np.zeros(in_pool.size, dtype=bool)
+        mine[self.pool_idx] = True
+        new = pool[~mine[pool]]
         m = new.size
         if m == 0:
             return
         n = self.n
-        first = self.h.getNumCol()
+        first = h.getNumCol()
         cost = self.cost_scale * self.data.q[new] / self.alpha
         empty = np.array([], dtype=np.int32)
-        self.h.addCols(m, cost, np.zeros(m), np.full(m, _INF), 0, empty, empty, np.array([]))
+        h.addCols(m, cost, np.zeros(m), np.full(m, _INF), 0, empty, empty, np.array([]))
         vals = np.empty((m, n + 2))
         vals[:, :n] = self.data.Xs[new]
         vals[:, n:] = 1.0
@@ -178,9 +222,9 @@ class _Master:
         cols[:, n + 1] = first + np.arange(m)
         keep = vals != 0.0
         starts = np.r_[0, np.cumsum(keep.sum(axis=1))[:-1]].astype(np.int32)
-        self.h.addRows(m, np.zeros(m), np.full(m, _INF), int(keep.sum()), starts,
-                       cols[keep].astype(np.int32), vals[keep])
-        self.pool_idx = pool.copy()
+        h.addRows(m, np.zeros(m), np.full(m, _INF), int(keep.sum()), starts,
+                  cols[keep].astype(np.int32), vals[keep])
+        self.pool_idx = np.r_[self.pool_idx, new]
 
     def set_floor(self, floor: float | None) -> None:
         if floor is None:
@@ -238,19 +282,51 @@ class CvarCutSolver:
         self.pool = np.empty(0, dtype=np.int64)
         self._in_pool = np.zeros(data.q.size, dtype=bool)
         self._masters: dict[str, _Master] = {}
+        self._last: tuple[np.ndarray, float] | None = None  # (losses, VaR) of the latest master
+        tail = int(np.searchsorted(np.cumsum(np.sort(data.q)[::-1]), alpha)) + 1  # scenarios in a tail
+        self._max_add = max(ADD_MIN, int(ADD_TAILS * tail))
+        self._prune_above = int(PRUNE_TAILS * tail) + ADD_MIN
 
     def reset(self) -> None:
         """Forget the pool and the masters (the next solve starts cold)."""
         self.pool = np.empty(0, dtype=np.int64)
         self._in_pool[:] = False
         self._masters.clear()
+        self._last = None
+
+    def seed(self, pool: np.ndarray | None = None) -> None:
+        """Start afresh from ``pool`` (kept-scenario indices, e.g. another solver's :attr:`pool`).
+
+        After ``seed(pool)`` the next solve depends only on the problem and ``pool``, not on
+        earlier solves -- what a distributed frontier needs for results that do not depend on
+        which worker solved which point (``pool=None``: the default equal-budget seed).
+        """
+        self.reset()
+        if pool is not None and len(pool):
+            self._add(np.asarray(pool))
 
     def _seed(self) -> None:
-        """Initial pool: the worst scenarios of an equal-budget portfolio, probability > 2 alpha."""
+        """Initial pool: the worst scenarios of an equal-budget portfolio, probability > SEED_TAILS alpha."""
         v = self.v
         total = v.sum()
         e = np.full(v.size, 1.0 / total) if abs(total) > 1e-12 else v / (v @ v)
-        self._add(self._tail(-(self.data.Xs @ e), min(1.0, 2.0 * self.alpha)))
+        self._add(self._tail(-(self.data.Xs @ e), min(1.0, SEED_TAILS * self.alpha)))
+
+    def _prune(self) -> None:
+        """Drop pool scenarios far from the latest tail once the pool outgrows ``PRUNE_TAILS`` tails.
+
+        Kept: the pool scenarios among the largest losses (probability ``KEEP_MASS * alpha``) of
+        the latest master solution. Dropped scenarios return if a later solution violates them,
+        so optimality is unaffected; the masters stay small as a frontier sweeps across tails.
+        """
+        if self._last is None or self.pool.size <= self._prune_above:
+            return
+        loss, _ = self._last
+        near = np.zeros(self._in_pool.size, dtype=bool)
+        near[self._tail(loss, min(1.0, KEEP_MASS * self.alpha))] = True
+        keep = near[self.pool]
+        self._in_pool[self.pool[~keep]] = False
+        self.pool = self.pool[keep]
 
     def _tail(self, loss: np.ndarray, mass: float) -> np.ndarray:
         """Indices of the largest losses whose probability first exceeds ``mass``."""
@@ -286,6 +362,8 @@ class CvarCutSolver:
         """
         if self.pool.size == 0:
             self._seed()
+        else:
+            self._prune()
         master = self._master(kind)
         n = self.data.n
         master.set_floor(floor)
@@ -293,7 +371,7 @@ class CvarCutSolver:
         while True:
             if kind == "Utility":
                 master.set_utility(l)
-            master.sync(self.pool)
+            master.sync(self.pool, self._in_pool)
             status, x = master.solve()
             rounds += 1
             if status != "optimal":
@@ -303,14 +381,18 @@ class CvarCutSolver:
                                   msg or f"cut master {status}")
             y, k, z = x[:n], x[n], x[n + 1]
             loss = -(self.data.Xs @ y)
+            self._last = (loss, z)
             tol = 1e-11 * max(1.0, float(np.abs(loss).max()))
             viol = np.flatnonzero((loss > z + tol) & ~self._in_pool)
             if viol.size == 0:
-                u = x[master.u0:master.u0 + self.pool.size]
-                risk = z + (self.data.q[self.pool] / self.alpha) @ u
+                u = x[master.u0:master.u0 + master.pool_idx.size]
+                risk = z + (self.data.q[master.pool_idx] / self.alpha) @ u
                 return CutOutcome("optimal", y.copy(), float(k), float(risk / k) if k > 0 else math.nan,
                                   rounds, self.pool.size)
             if rounds >= MAX_ROUNDS:
                 return CutOutcome("solver_error", np.full(n, np.nan), math.nan, math.nan, rounds,
                                   self.pool.size, f"no convergence in {MAX_ROUNDS} cut rounds")
+            if viol.size > self._max_add:  # the most violated first: smaller masters
+                worst = np.argpartition(-(loss[viol]), self._max_add - 1)[: self._max_add]
+                viol = viol[worst]
             self._add(viol)

@@ -180,9 +180,11 @@ def parse_constraint(text: str) -> LinearConstraint:
     ------
     ValueError
         On any syntax error, a non-linear term, no comparison or more than one, or no names.
+    TypeError
+        If ``text`` is not a string.
     """
     if not isinstance(text, str):
-        raise ValueError(f"a linear constraint must be a string, got {type(text).__name__}")
+        raise TypeError(f"a linear constraint must be a string, got {type(text).__name__}")
     tokens = _tokenize(text)
     cmps = [i for i, (k, _) in enumerate(tokens) if k == "cmp"]
     if len(cmps) != 1:

@@ -31,11 +31,14 @@ solved which point first). Reported risks are *evaluated* on the optimal exposur
 :mod:`tasks.risk_measures`, independently of the solver; ``model_risk`` holds the formulation's
 value for diagnostics.
 
-CVaR at large S: ``cvar_method="cuts"`` solves the CVaR objective by scenario cutting planes
-(:mod:`tasks.cvar_cuts`) with a cut pool shared by all solves of the problem; ``"lp"`` (the
-default of :class:`PortfolioProblem`, order independent) uses the full Rockafellar-Uryasev LP;
-``"auto"`` (default of :func:`optimize` / :func:`efficient_frontier`) picks the cuts for CVaR with
-at least :data:`AUTO_CUTS_MIN_SCENARIOS` scenarios, linear constraints and a bounded feasible set.
+CVaR at large S: ``cvar_method="cuts"`` solves the CVaR objective (MinRisk, Sharpe, Utility) by
+scenario cutting planes (:mod:`tasks.cvar_cuts`, HiGHS) with a cut pool shared by all solves of
+the problem (``problem.cuts``; ``problem.cuts.seed(pool)`` makes the next solve independent of
+earlier ones); ``"lp"`` (the default of :class:`PortfolioProblem`) uses the full
+Rockafellar-Uryasev LP; ``"auto"`` (default of :func:`optimize` / :func:`efficient_frontier`)
+picks the cuts for CVaR with at least :data:`AUTO_CUTS_MIN_SCENARIOS` scenarios, linear
+constraints and a bounded feasible set. An unbounded cut master falls back to the full LP (noted
+in the result's message). With cuts the MaxRet LP is solved by HiGHS.
 """
 
 from __future__ import annotations
@@ -52,7 +55,12 @@ import numpy as np
 import pandas as pd
 
 from tasks._arrays import aligned
-from tasks.constraints import CompiledConstraints, Constraints, compile_constraints, to_cvxpy
+from tasks.constraints import (
+    CompiledConstraints,
+    Constraints,
+    compile_constraints,
+    to_cvxpy,
+)
 from tasks.cvar_cuts import CutOutcome, CvarCutSolver
 from tasks.risk_measures import DRAWDOWN_MEASURES, RiskMeasure
 from tasks.risk_models import ScenarioData, evaluate, risk_model

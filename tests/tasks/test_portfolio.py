@@ -35,7 +35,7 @@ def test_optimization_matches_optimize(rm, obj):
 
 
 def test_riskfolio_attributes_are_honoured():
-    df, p, paths = _data()
+    df, p, _ = _data()
     port = Portfolio(df, p, sht=True, uppersht=0.1, upperlng=1.1, alpha=0.1)
     port.upperCVaR = 0.03  # set after construction, as in Riskfolio-Lib
     port.allowTO, port.turnover, port.benchweights = True, 0.6, np.full(4, 0.25)
