@@ -105,7 +105,7 @@ class LognormalModel:
 
 
 @dataclass(frozen=True)
-class StudentTModel:
+class StudentTModel(LognormalModel):
     """Multivariate Student-t one-period model of D log-returns, scaled to the target covariance.
 
     ``X = log_mean + y L^T`` with ``y = z sqrt((nu - 2) / w)``, ``z ~ N(0, I_D)``,
@@ -122,27 +122,15 @@ class StudentTModel:
     corr : (D, D) correlation matrix.
     horizon : horizon in years.
     nu : degrees of freedom, ``nu > 2``.
+
+    ``log_mean`` and ``log_cov`` are those of :class:`LognormalModel`.
     """
 
-    mu: np.ndarray
-    sigma: np.ndarray
-    corr: np.ndarray
-    horizon: float
     nu: float = 5.0
 
     def __post_init__(self) -> None:
         if not float(self.nu) > 2.0:
             raise ValueError("nu must be > 2 for a finite covariance")
-
-    @property
-    def log_mean(self) -> np.ndarray:
-        """(D,) mean of the horizon log-return."""
-        return (np.asarray(self.mu) - 0.5 * np.asarray(self.sigma) ** 2) * self.horizon
-
-    @property
-    def log_cov(self) -> np.ndarray:
-        """(D, D) covariance of the horizon log-return."""
-        return covariance_from_correlation(self.sigma, self.corr) * self.horizon
 
 
 def _nu(model: object) -> float | None:
