@@ -18,6 +18,7 @@ run: install
 	$(PY) -m pipeline run $(CONFIG)
 
 test: install
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
 test-fast: install

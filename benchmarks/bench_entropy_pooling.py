@@ -62,7 +62,7 @@ import numpy as np  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from tasks.entropy_pooling import solve_entropy_pooling  # noqa: E402
+from tasks.views import solve_entropy_pooling  # noqa: E402
 
 # ----------------------------------------------------------------------------- problems
 

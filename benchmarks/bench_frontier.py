@@ -9,8 +9,8 @@ long-only with budget ``sum e = 1``, 95 % CVaR (tail probability alpha = 0.05), 
 Student-t (4 degrees of freedom) P&L with a common factor and drifts rising with the
 instrument's volatility, and non-uniform scenario probabilities.
 
-Ours: :func:`tasks.optimize.efficient_frontier` (``cvar_method="auto"``, which selects the
-scenario cutting planes of :mod:`tasks.cvar_cuts` here: one HiGHS master per frontier with a
+Ours: :func:`tasks.optimization.efficient_frontier` (``cvar_method="auto"``, which selects the
+scenario cutting planes of :mod:`tasks.optimization` here: one HiGHS master per frontier with a
 shared cut pool), timed end to end -- problem set-up, both frontier limits and every point.
 
 Baseline: the textbook Rockafellar-Uryasev LP written in cvxpy and rebuilt and solved from scratch
@@ -20,7 +20,7 @@ Its frontier limits are not timed (ours are), so the ratio is conservative.
 
 Reported per case: wall-clock seconds of ours and of the baseline, their ratio, and the largest
 difference over the points of the CVaR of the two portfolios, both evaluated by
-:func:`tasks.risk_measures.conditional_value_at_risk`; a note per case says where the largest
+:func:`tasks.measures.conditional_value_at_risk`; a note per case says where the largest
 difference occurs and by how much the baseline's portfolio misses its return floor there
 (Clarabel's default feasibility tolerance is 1e-8; the last point sits 1e-9 of the return range
 below the maximum return, where the frontier is nearly vertical, so a miss of 1e-11 in return is
@@ -41,9 +41,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tasks.constraints import Constraints
-from tasks.optimize import PortfolioProblem, efficient_frontier
-from tasks.risk_measures import conditional_value_at_risk
+from tasks.measures import conditional_value_at_risk
+from tasks.optimization import Constraints, PortfolioProblem, efficient_frontier
 
 ALPHA = 0.05
 #: Cases up to this many scenarios also get an exact reference at the worst point (HiGHS simplex on

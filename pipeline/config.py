@@ -10,16 +10,25 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from tasks.curves import ZeroCurve
-from tasks.drivers import Driver, DriverModel
-from tasks.instruments import Bond, Cash, EuropeanOption, Future, FxForward, Instrument, VarianceSwap, market_value
-from tasks.risk_measures import RiskMeasure
+from tasks.instruments import (
+    Bond,
+    Cash,
+    EuropeanOption,
+    Future,
+    FxForward,
+    Instrument,
+    VarianceSwap,
+    ZeroCurve,
+    market_value,
+)
+from tasks.measures import RiskMeasure
+from tasks.scenarios import Driver, DriverModel
 from tasks.views import OPS, STATS, View, parse_expression
 
 __all__ = [
@@ -47,7 +56,7 @@ class _Model(BaseModel):
 
 
 class DriverSpec(_Model):
-    """A risk driver (see :mod:`tasks.drivers`): ``spot``/``fx``/``vol`` drivers are log-changes
+    """A risk driver (see :mod:`tasks.scenarios`): ``spot``/``fx``/``vol`` drivers are log-changes
     with annual arithmetic drift ``mu`` and volatility ``sigma``; ``rate`` drivers are additive
     changes of a curve factor (decimal rate units) with drift ``mu`` and volatility ``sigma``."""
 
@@ -166,7 +175,7 @@ class FxForwardSpec(_Model):
 
 
 InstrumentSpec = Annotated[
-    Union[CashSpec, FutureSpec, OptionSpec, VarianceSwapSpec, BondSpec, FxForwardSpec],
+    CashSpec | FutureSpec | OptionSpec | VarianceSwapSpec | BondSpec | FxForwardSpec,
     Field(discriminator="kind"),
 ]
 INSTRUMENT_KINDS = ("cash", "equity", "future", "forward", "option", "variance_swap", "bond", "fx_forward")
@@ -233,7 +242,7 @@ CAP_KEYS = {"MV": "upperdev", "MAD": "uppermad", "MSV": "uppersdev", "FLPM": "up
 
 
 class ConstraintSpec(_Model):
-    """Portfolio constraints beyond bounds and the budget (see :class:`tasks.constraints.Constraints`).
+    """Portfolio constraints beyond bounds and the budget (see :class:`tasks.optimization.Constraints`).
 
     Exposures and caps are in units of the portfolio's market value (budget 1).
     """
@@ -414,12 +423,12 @@ class RunConfig(_Model):
 
     def constraints(self, name: str, greek_matrix: np.ndarray | None = None,
                     greek_keys: list[tuple[str, str]] | None = None) -> Any:
-        """The :class:`tasks.constraints.Constraints` of constraint set ``name`` (base + the set's own).
+        """The :class:`tasks.optimization.Constraints` of constraint set ``name`` (base + the set's own).
 
-        ``greek_matrix`` (N, K) and ``greek_keys`` come from :func:`tasks.greeks.greeks_matrix` and
+        ``greek_matrix`` (N, K) and ``greek_keys`` come from :func:`tasks.instruments.greeks_matrix` and
         are needed when the set limits Greeks.
         """
-        from tasks.constraints import Constraints, GreekLimits
+        from tasks.optimization import Constraints, GreekLimits
 
         specs = [self.optimization.constraints]
         if name != "base":
@@ -679,8 +688,8 @@ def _check_curves(cfg: RunConfig, kinds: dict[str, str]) -> None:
 
 
 def _check_constraints(cfg: RunConfig) -> None:
-    from tasks.greeks import greeks_matrix
-    from tasks.linear_expr import parse_constraint, resolve_names
+    from tasks.instruments import greeks_matrix
+    from tasks.optimization import parse_constraint, resolve_names
 
     opt = cfg.optimization
     names = set(cfg.instrument_names)

@@ -15,8 +15,9 @@ store as soon as its future completes.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,7 @@ from distributed import Client, Future, as_completed
 from pipeline import stages
 from pipeline.config import RunConfig, config_hash
 from pipeline.store import RunStore
-from tasks.greeks import greeks_matrix
+from tasks.instruments import greeks_matrix
 from tasks.scenarios import chunk_blocks
 
 __all__ = ["execute", "RunResult"]
@@ -311,7 +312,7 @@ def _greeks_table(cfg: RunConfig, frontier: pd.DataFrame) -> pd.DataFrame:
     """Portfolio Greeks per underlying: one row per (portfolio, underlying), one column per Greek.
 
     Greeks are per unit of portfolio market value (exposures times per-unit-exposure Greeks of
-    :mod:`tasks.greeks`); NaN for portfolios without exposures (not optimal).
+    :mod:`tasks.instruments`); NaN for portfolios without exposures (not optimal).
     """
     G, keys = greeks_matrix(cfg.instrument_objects())
     E = frontier[[f"e_{n}" for n in cfg.instrument_names]].to_numpy(dtype=float)

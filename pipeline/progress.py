@@ -31,9 +31,10 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, TextIO
+from typing import Any, TextIO
 
 __all__ = ["Progress", "final_summary", "MODES"]
 
@@ -220,7 +221,7 @@ class Progress:
             return {n: {"done": s.done, "total": s.total, "failed": s.failed}
                     for n, s in self._stages.items()}
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc: object) -> None:

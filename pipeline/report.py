@@ -29,9 +29,10 @@ import base64
 import datetime as dt
 import html
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,9 +44,18 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
-from pipeline.show import (OK_STATUSES, exposure_columns, instrument_kinds, pct, risk_label,
-                           risk_measure_order, scenario_count, target_lookup, view_set_order,
-                           headline_label)
+from pipeline.show import (
+    OK_STATUSES,
+    exposure_columns,
+    headline_label,
+    instrument_kinds,
+    pct,
+    risk_label,
+    risk_measure_order,
+    scenario_count,
+    target_lookup,
+    view_set_order,
+)
 
 __all__ = ["write_report", "view_set_colors"]
 
@@ -657,7 +667,7 @@ def _html(ctx: _Context, sections: list[_Section]) -> str:
             parts.append(f"<figure><img alt='{html.escape(fname)}' src='data:image/png;base64,{data}'>"
                          f"<figcaption>{html.escape(fname)}: {html.escape(caption)}</figcaption></figure>")
         parts.extend(sec.html_blocks)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts.append(f"<p class='meta'>Report generated {stamp}.</p></body></html>")
     return "\n".join(parts)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -82,7 +83,7 @@ def run(
     out_dir = Path(out).resolve() if out is not None else cfg.output_dir()
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError("output.dir", f"{out_dir} exists and is not a folder")
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     versions = package_versions()
     meta = {"config": cfg.canonical(), "config_sha256": config_hash(cfg), "versions": versions}
@@ -109,7 +110,7 @@ def run(
         "scheduler": scheduler_address(scheduler) or "embedded LocalCluster (127.0.0.1)",
         "workers": n_live,
         "started_utc": started.isoformat(),
-        "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "finished_utc": dt.datetime.now(dt.UTC).isoformat(),
         "timings_seconds": {**result.timings, "wall": time.perf_counter() - t0},
         "rows": rows,
         "status_counts": result.counts,

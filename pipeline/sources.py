@@ -28,7 +28,7 @@ def _read(path: Path) -> pd.DataFrame:
     raise ValueError(f"unsupported file type {path.suffix!r} (use .parquet or .csv)")
 
 
-def read_source(cfg: "RunConfig") -> tuple[pd.DataFrame, np.ndarray]:
+def read_source(cfg: RunConfig) -> tuple[pd.DataFrame, np.ndarray]:
     """Driver returns (S, D) as a DataFrame of *log*-returns and probabilities p (S,)."""
     from pipeline.config import ConfigError
 
@@ -64,7 +64,7 @@ def read_source(cfg: "RunConfig") -> tuple[pd.DataFrame, np.ndarray]:
             raise ConfigError(key, "simple returns must be > -1")
         x = np.log1p(x)
     if pcol is None:
-        from tasks.history import prior_probabilities
+        from tasks.scenarios import prior_probabilities
 
         p = prior_probabilities(len(df), cfg.scenarios.prior, cfg.scenarios.half_life)
     else:
@@ -77,7 +77,7 @@ def read_source(cfg: "RunConfig") -> tuple[pd.DataFrame, np.ndarray]:
     return pd.DataFrame(x, columns=[str(c) for c in cols]), p
 
 
-def check_source(cfg: "RunConfig") -> None:
+def check_source(cfg: RunConfig) -> None:
     """Validate the scenario file and record its driver columns on the config."""
     from pipeline.config import ConfigError
 

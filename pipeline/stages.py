@@ -16,15 +16,12 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import CAP_KEYS, RunConfig
-from tasks.drivers import DriverScenarios, driver_statistics, driver_transform, drivers_chunk
 from tasks._arrays import aligned
-from tasks.entropy_pooling import ViewsInfeasible
-from tasks.greeks import greeks_matrix
-from tasks.instruments import market_value, pnl_paths, scenario_pnl
-from tasks.optimize import OptimizationResult, PortfolioProblem, frontier_targets
-from tasks.stress import stress_metrics
-from tasks.sequential import sequential_entropy_pooling
-from tasks.views import View
+from tasks.instruments import greeks_matrix, market_value, pnl_paths, scenario_pnl
+from tasks.measures import stress_metrics
+from tasks.optimization import OptimizationResult, PortfolioProblem, frontier_targets
+from tasks.scenarios import DriverScenarios, driver_statistics, driver_transform, drivers_chunk
+from tasks.views import View, ViewsInfeasible, sequential_entropy_pooling
 
 __all__ = [
     "ScenarioSet",
@@ -201,7 +198,7 @@ def solve_views(scen: ScenarioSet, name: str, method: str, views: list[View],
 
 # ---- optimisation -------------------------------------------------------------------------------
 
-_PROBLEMS: "OrderedDict[str, PortfolioProblem]" = OrderedDict()
+_PROBLEMS: OrderedDict[str, PortfolioProblem] = OrderedDict()
 _MAX_PROBLEMS = 16
 _DRAWDOWNS = {"MDD", "ADD", "CDaR"}
 

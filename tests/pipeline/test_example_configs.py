@@ -29,7 +29,7 @@ def test_example_book_runs_with_greeks(name, tmp_path):
     # option books carry gamma and vega on their underlyings, by construction of the exposures
     first = fr.iloc[0]
     e = first[[f"e_{n}" for n in cfg.instrument_names]].to_numpy(dtype=float)
-    from tasks.greeks import greeks_matrix
+    from tasks.instruments import greeks_matrix
     G, keys = greeks_matrix(cfg.instrument_objects())
     expected = dict(zip(keys, e @ G))
     rows = g[g["portfolio"] == first["portfolio"]].set_index("underlying")

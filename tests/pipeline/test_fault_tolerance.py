@@ -155,7 +155,7 @@ while True:
 def test_sigkill_during_write_leaves_no_half_written_file(tmp_path):
     target = tmp_path / "table.parquet"
     rng = np.random.default_rng(0)
-    for trial in range(6):
+    for _trial in range(6):
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)])
         time.sleep(0.8 + rng.uniform(0, 0.6))
         proc.send_signal(signal.SIGKILL)

@@ -15,7 +15,6 @@ from pipeline.config import safe_load
 from pipeline.progress import final_summary
 from pipeline.report import _smooth_density, write_report
 from pipeline.show import show_run
-
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.cluster

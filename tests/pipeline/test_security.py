@@ -94,7 +94,7 @@ def test_tls_options_must_come_together(tmp_path):
 
 
 def test_yaml_is_safe():
-    with pytest.raises(Exception):
+    with pytest.raises(yaml.YAMLError):
         safe_load("!!python/object/apply:os.system ['echo pwned']")
     assert safe_load("on: x\nflag: yes") == {"on": "x", "flag": "yes"}  # YAML 1.2 booleans
 

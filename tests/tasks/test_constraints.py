@@ -3,11 +3,18 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from tasks import risk_measures as rmod
-from tasks.constraints import Constraints, GreekLimits, compile_constraints
-from tasks.linear_expr import Sense, constraint_rows, parse_constraint
-from tasks.optimize import PortfolioProblem, optimize
-from tasks.risk_measures import DRAWDOWN_MEASURES, RiskMeasure
+from tasks import measures as rmod
+from tasks.measures import DRAWDOWN_MEASURES, RiskMeasure
+from tasks.optimization import (
+    Constraints,
+    GreekLimits,
+    PortfolioProblem,
+    Sense,
+    compile_constraints,
+    constraint_rows,
+    optimize,
+    parse_constraint,
+)
 
 NAMES = ["A", "B", "C", "D"]
 ALPHA = 0.1

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tasks.curves import ZeroCurve, flat_curve
+from tasks.instruments import ZeroCurve, flat_curve
 
 
 @pytest.fixture

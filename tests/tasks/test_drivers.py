@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from tasks import scenarios as sc
-from tasks.drivers import (
+from tasks.scenarios import (
     Driver,
     DriverModel,
     DriverScenarios,

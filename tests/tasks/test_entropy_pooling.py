@@ -13,7 +13,7 @@ import pytest
 from scipy.optimize import brentq, minimize
 from scipy.special import softmax
 
-from tasks.entropy_pooling import (
+from tasks.views import (
     EntropyPoolingResult,
     ViewsInfeasible,
     effective_number_of_scenarios,
@@ -383,7 +383,7 @@ def test_edge_of_joint_feasibility_is_solved_exactly_via_lp():
 
 def test_certificate_lp_and_textbook_max_support_lp_agree():
     """The two LP routes to the maximal support (internal) give the same answer."""
-    import tasks.entropy_pooling as ep
+    import tasks.views._entropy_pooling as ep
 
     rng = np.random.default_rng(21)
     u = rng.random((3000, 2))
@@ -475,7 +475,7 @@ def test_variance_and_higher_moment_views_are_attained():
 
 
 def test_moderately_large_problem_reaches_tight_residual(monkeypatch):
-    import tasks.entropy_pooling as ep
+    import tasks.views._entropy_pooling as ep
 
     rng = np.random.default_rng(17)
     S, n = 300_000, 5

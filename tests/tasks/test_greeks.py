@@ -7,16 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.curves import ZeroCurve
-from tasks.drivers import DriverScenarios
-from tasks.greeks import (
-    bond_convexity,
-    bond_duration,
-    greeks_matrix,
-    greeks_table,
-    instrument_greeks,
-    portfolio_greeks,
-)
 from tasks.instruments import (
     Bond,
     Cash,
@@ -24,9 +14,17 @@ from tasks.instruments import (
     Future,
     FxForward,
     VarianceSwap,
+    ZeroCurve,
+    bond_convexity,
+    bond_duration,
+    greeks_matrix,
+    greeks_table,
+    instrument_greeks,
     instrument_pnl,
     market_value,
+    portfolio_greeks,
 )
+from tasks.scenarios import DriverScenarios
 
 USD = ZeroCurve("USD", (0.5, 1, 2, 5, 10), (0.04, 0.043, 0.039, 0.036, 0.04), "USD_par", "USD_slope")
 EUR = ZeroCurve("EUR", (0.5, 1, 2, 5, 10), (0.02, 0.021, 0.024, 0.026, 0.03), "EUR_par")

@@ -2,9 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.history import (
+from tasks.scenarios import (
     bootstrap_chunk,
     bootstrap_scenarios,
+    chunk_blocks,
     exponential_decay_probabilities,
     frame_values,
     historical_pnl,
@@ -12,7 +13,6 @@ from tasks.history import (
     prior_probabilities,
     uniform_probabilities,
 )
-from tasks.scenarios import chunk_blocks
 
 
 @pytest.mark.parametrize("half_life", [1, 5, 30])

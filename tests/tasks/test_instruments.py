@@ -60,17 +60,22 @@ def test_cash_pnl_and_matrix():
 
 import math  # noqa: E402
 
-from tasks.curves import ZeroCurve  # noqa: E402
-from tasks.drivers import Driver, DriverModel, DriverScenarios, simulate_drivers  # noqa: E402
 from tasks.instruments import (  # noqa: E402
     Bond,
     Future,
     FxForward,
     VarianceSwap,
+    ZeroCurve,  # noqa: E402
     pnl_paths,
     scenario_pnl,
 )
-from tasks.scenarios import chunk_blocks  # noqa: E402
+from tasks.scenarios import (  # noqa: E402
+    Driver,
+    DriverModel,
+    DriverScenarios,
+    chunk_blocks,  # noqa: E402
+    simulate_drivers,
+)
 
 USD = ZeroCurve("USD", [0.5, 1.0, 2.0, 5.0], [0.04, 0.042, 0.038, 0.035], "USD_par", "USD_slope")
 NAMES = ["S", "S_vol", "USD_par", "USD_slope", "FX"]

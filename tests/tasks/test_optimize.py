@@ -2,20 +2,20 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog, minimize
 
-from tasks import risk_measures as rmod
-from tasks.constraints import Constraints
-from tasks.optimize import (
+from tasks import measures as rmod
+from tasks.measures import (
+    DRAWDOWN_MEASURES,
+    RiskMeasure,
+    conditional_value_at_risk,
+)
+from tasks.optimization import (
+    Constraints,
     Objective,
     PortfolioProblem,
     efficient_frontier,
     frontier_limits,
     frontier_targets,
     optimize,
-)
-from tasks.risk_measures import (
-    DRAWDOWN_MEASURES,
-    RiskMeasure,
-    conditional_value_at_risk,
 )
 
 

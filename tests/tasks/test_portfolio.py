@@ -2,9 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.constraints import Constraints
-from tasks.optimize import PortfolioProblem, optimize
-from tasks.portfolio import Portfolio
+from tasks.optimization import Constraints, Portfolio, PortfolioProblem, optimize
 
 NAMES = ["Gov", "Credit", "Equity", "Put_90"]
 

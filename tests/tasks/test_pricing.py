@@ -1,4 +1,4 @@
-"""Tests for tasks.pricing (Black-76 / Black-Scholes prices, Greeks, implied vol).
+"""Tests for tasks.instruments (Black-76 / Black-Scholes prices, Greeks, implied vol).
 
 Every analytic result is cross-checked against something computed independently:
 numerical integration of the payoff against the lognormal density, put-call
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from tasks.pricing import (
+from tasks.instruments import (
     black76_greeks,
     black76_price,
     black_scholes_greeks,

@@ -1,4 +1,4 @@
-"""Tests for tasks.risk_measures.
+"""Tests for tasks.measures.
 
 Independent cross-checks: the Rockafellar-Uryasev LP (and the drawdown LP with running-peak
 variables) solved with cvxpy/HiGHS, brute-force quantiles / tail averages written with plain
@@ -14,8 +14,8 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
-from tasks import risk_measures as rm
-from tasks.risk_measures import DRAWDOWN_MEASURES, RiskMeasure
+from tasks import measures as rm
+from tasks.measures import DRAWDOWN_MEASURES, RiskMeasure
 
 LP_TOL = 1e-8
 SOCP_TOL = 1e-7

@@ -8,16 +8,14 @@ sort-based CVaR); the CVaR root search is checked against an exponential-cone so
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.entropy_pooling import ViewsInfeasible, relative_entropy, solve_entropy_pooling
-from tasks.risk_measures import conditional_value_at_risk, value_at_risk
-from tasks.sequential import sequential_entropy_pooling
-from tasks.views import View
+from tasks.measures import conditional_value_at_risk, value_at_risk
+from tasks.views import View, ViewsInfeasible, relative_entropy, sequential_entropy_pooling, solve_entropy_pooling
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -36,7 +34,7 @@ def _corr(a: np.ndarray, b: np.ndarray, q: np.ndarray) -> float:
 
 
 def _cvar(x: np.ndarray, q: np.ndarray, alpha: float) -> float:
-    """Mean loss of the worst alpha mass (sort-based, independent of tasks.risk_measures)."""
+    """Mean loss of the worst alpha mass (sort-based, independent of tasks.measures)."""
     loss = -x[q > 0]
     w = q[q > 0]
     o = np.argsort(-loss)
@@ -413,7 +411,7 @@ def test_checks_table(market):
 
 def test_level_search_steps_around_infeasible_levels():
     """The VaR-level search on a synthetic mismatch with a region where 'EP' is infeasible."""
-    from tasks.sequential import _find_level
+    from tasks.views._sequential import _find_level
 
     grid = np.arange(100.0)
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from tasks.stress import stress_metrics
+from tasks.measures import stress_metrics
 
 
 def test_stress_metrics_by_hand():

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from tasks.entropy_pooling import solve_entropy_pooling
-from tasks.views import View, attained, moment, original_rows
+from tasks.views import View, attained, moment, original_rows, solve_entropy_pooling
 
 
 @pytest.fixture
@@ -73,9 +72,9 @@ def test_moments_match_numpy(sample):
 # ------------------------------------------------------------------------------------------------
 import math  # noqa: E402
 
-from tasks.entropy_pooling import ViewsInfeasible  # noqa: E402
-from tasks.risk_measures import conditional_value_at_risk, value_at_risk  # noqa: E402
+from tasks.measures import conditional_value_at_risk, value_at_risk  # noqa: E402
 from tasks.views import (  # noqa: E402
+    ViewsInfeasible,  # noqa: E402
     parse_expression,
     parse_linear,
     statistic,

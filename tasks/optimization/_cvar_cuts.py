@@ -40,8 +40,8 @@ from typing import Literal
 import highspy
 import numpy as np
 
-from tasks.constraints import CompiledConstraints
-from tasks.risk_models import ScenarioData
+from tasks.optimization._constraints import CompiledConstraints
+from tasks.optimization._risk_models import ScenarioData
 
 __all__ = ["CvarCutSolver", "CutOutcome", "CutObjective"]
 

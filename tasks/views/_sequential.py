@@ -52,22 +52,22 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Mapping, Sequence, get_args
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 
 from tasks._arrays import aligned
-from tasks.entropy_pooling import (
+from tasks.errors import ViewsInfeasible
+from tasks.measures._measures import conditional_value_at_risk, value_at_risk
+from tasks.views._entropy_pooling import (
     EntropyPoolingResult,
-    ViewsInfeasible,
     relative_entropy,
     solve_entropy_pooling,
 )
-from tasks.risk_measures import conditional_value_at_risk, value_at_risk
-from tasks.views import (
+from tasks.views._language import (
     Plan,
     Row,
     View,
@@ -75,19 +75,19 @@ from tasks.views import (
     mean_pin,
     moment,
     original_plan,
+    reference_needs,
     statistic,
     target_value,
     var_pin,
     view_data,
     view_row,
-    reference_needs,
     violation,
 )
+from tasks.vocabulary import METHODS, SEPMethod
 
 __all__ = ["Method", "METHODS", "StageResult", "SequentialResult", "sequential_entropy_pooling"]
 
-Method = Literal["H1", "H2", "original"]
-METHODS: tuple[str, ...] = get_args(Method)
+Method = SEPMethod
 
 #: tail-mass tolerance of the VaR-level condition (probability units)
 _MASS_EPS = 1e-11
@@ -562,7 +562,7 @@ def sequential_entropy_pooling(
     method : ``"H1"`` (default), ``"H2"`` or ``"original"``.
     stages : optional custom stage order for H1 / H2: a sequence of stages, each a sequence of
         views or indices into ``views``; every view exactly once. Default: C0, C1, C2 by stat.
-    tol, max_iter : passed to :func:`tasks.entropy_pooling.solve_entropy_pooling`.
+    tol, max_iter : passed to :func:`tasks.views.solve_entropy_pooling`.
 
     Returns
     -------

@@ -68,6 +68,8 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
+from tasks.errors import ViewsInfeasible
+
 __all__ = [
     "ViewsInfeasible",
     "EntropyPoolingResult",
@@ -103,22 +105,6 @@ _GUESS_LOG_RATIO = 25.0
 #: largest support on which the full maximal-support LP (2 S columns) is attempted when
 #: the iterate gives no usable candidate support (above it Newton just continues)
 _FULL_LP_MAX_N = 200_000
-
-
-class ViewsInfeasible(ValueError):
-    """The views admit no probability vector on the prior's support.
-
-    Attributes
-    ----------
-    views : list[str]
-        Names of the offending rows: the rows that individually cannot be met when
-        there are such rows, otherwise the rows involved in the conflict found by the
-        LP certificate (best effort; all rows when nothing narrower is known).
-    """
-
-    def __init__(self, message: str, views: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.views: list[str] = list(views)
 
 
 @dataclass(frozen=True)
@@ -1275,12 +1261,3 @@ def _lp_max_support(L: np.ndarray, c: np.ndarray, is_in: np.ndarray) -> np.ndarr
         return None
     return res.x[n : 2 * n] > 0.5
 
-
-def __getattr__(name: str):  # pragma: no cover - thin re-export
-    """``tasks.entropy_pooling.sequential_entropy_pooling`` lives in :mod:`tasks.sequential`
-    (imported lazily: that module builds on this one)."""
-    if name in ("sequential_entropy_pooling", "SequentialResult"):
-        from tasks import sequential
-
-        return getattr(sequential, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,11 +1,11 @@
 """Instruments: per-scenario P&L per unit of exposure and relative market value v.
 
-Every instrument is repriced at the horizon H from a :class:`tasks.drivers.DriverScenarios`
+Every instrument is repriced at the horizon H from a :class:`tasks.scenarios.DriverScenarios`
 (drivers read by name). Notation: ``x`` = the instrument's ``driver`` value (log-return, so
 ``S_H = S_0 e^x``), ``g = exp(x_fx)`` the FX factor of ``fx_driver`` (base currency per unit of
 foreign currency; ``g = 1`` without one), ``tau = T - H`` the remaining maturity, ``r(t)`` the zero
 rate for time to maturity ``t`` (from ``curve`` shocked by its parallel/slope drivers, see
-:mod:`tasks.curves`, or the flat ``rate``), ``V_0`` / ``V_H`` values today / at the horizon in the
+:mod:`tasks.instruments`, or the flat ``rate``), ``V_0`` / ``V_H`` values today / at the horizon in the
 instrument's currency, ``N_0`` its normalising notional. In general
 
     P&L per unit exposure = (g V_H - V_0) / N_0,     v = V_0 / N_0,
@@ -55,14 +55,15 @@ notional: realised vol 20 % vs strike 15 % at expiry pays ``0.04 - 0.0225 = 0.01
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence, Union
+from typing import Literal
 
 import numpy as np
 
-from tasks.curves import ZeroCurve
-from tasks.drivers import DriverScenarios
-from tasks.pricing import black76_price
+from tasks.instruments._curves import ZeroCurve
+from tasks.instruments._pricing import black76_price
+from tasks.scenarios._drivers import DriverScenarios
 
 __all__ = [
     "Cash",
@@ -415,7 +416,7 @@ class FxForward:
         return self.spot * df - self.delivery * dd
 
 
-Instrument = Union[Cash, Future, EuropeanOption, VarianceSwap, Bond, FxForward]
+Instrument = Cash | Future | EuropeanOption | VarianceSwap | Bond | FxForward
 
 
 # ---- market values ------------------------------------------------------------------------------

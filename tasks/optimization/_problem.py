@@ -19,20 +19,20 @@ Objectives (Riskfolio-Lib's codes, :class:`Objective`):
   positive excess return the status is ``"no_positive_excess"``;
 * ``Utility``  -- ``max mu^T e - l risk(e)`` (MV: ``l`` times the variance).
 
-Risk measures: all ten codes of :class:`tasks.risk_measures.RiskMeasure`, formulated in
-:mod:`tasks.risk_models` with the scenario (or path) probabilities. Constraints: see
-:class:`tasks.constraints.Constraints` (bounds, groups, short/long limits, leverage, margin,
+Risk measures: all ten codes of :class:`tasks.measures.RiskMeasure`, formulated in
+:mod:`tasks.optimization` with the scenario (or path) probabilities. Constraints: see
+:class:`tasks.optimization.Constraints` (bounds, groups, short/long limits, leverage, margin,
 linear expressions, turnover, tracking error, caps on any measures, Greek limits).
 
 A :class:`PortfolioProblem` is compiled once per objective (cvxpy Parameters for the return floor
 and the risk aversion) and re-solved for every frontier point with ``warm_start=False`` (a
 warm-started re-solve differs in the last bits, which would make results depend on which worker
 solved which point first). Reported risks are *evaluated* on the optimal exposures with
-:mod:`tasks.risk_measures`, independently of the solver; ``model_risk`` holds the formulation's
+:mod:`tasks.measures`, independently of the solver; ``model_risk`` holds the formulation's
 value for diagnostics.
 
 CVaR at large S: ``cvar_method="cuts"`` solves the CVaR objective (MinRisk, Sharpe, Utility) by
-scenario cutting planes (:mod:`tasks.cvar_cuts`, HiGHS) with a cut pool shared by all solves of
+scenario cutting planes (:mod:`tasks.optimization`, HiGHS) with a cut pool shared by all solves of
 the problem (``problem.cuts``; ``problem.cuts.seed(pool)`` makes the next solve independent of
 earlier ones); ``"lp"`` (the default of :class:`PortfolioProblem`) uses the full
 Rockafellar-Uryasev LP; ``"auto"`` (default of :func:`optimize` / :func:`efficient_frontier`)
@@ -47,7 +47,6 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, Literal
 
 import cvxpy as cp
@@ -55,15 +54,16 @@ import numpy as np
 import pandas as pd
 
 from tasks._arrays import aligned
-from tasks.constraints import (
+from tasks.measures._measures import DRAWDOWN_MEASURES, RiskMeasure
+from tasks.optimization._constraints import (
     CompiledConstraints,
     Constraints,
     compile_constraints,
     to_cvxpy,
 )
-from tasks.cvar_cuts import CutOutcome, CvarCutSolver
-from tasks.risk_measures import DRAWDOWN_MEASURES, RiskMeasure
-from tasks.risk_models import ScenarioData, evaluate, risk_model
+from tasks.optimization._cvar_cuts import CutOutcome, CvarCutSolver
+from tasks.optimization._risk_models import ScenarioData, evaluate, risk_model
+from tasks.vocabulary import OK_STATUSES, Objective, Status
 
 __all__ = [
     "Objective",
@@ -81,7 +81,7 @@ __all__ = [
 
 SUPPORTED_MEASURES: tuple[RiskMeasure, ...] = tuple(RiskMeasure)
 #: Every status a result can carry.
-STATUSES = ("optimal", "optimal_inaccurate", "infeasible", "unbounded", "solver_error", "no_positive_excess")
+STATUSES = tuple(s.value for s in Status)
 CvarMethod = Literal["lp", "cuts", "auto"]
 #: ``cvar_method="auto"`` uses cutting planes from this many scenarios (with p > 0) on.
 AUTO_CUTS_MIN_SCENARIOS = 5000
@@ -89,15 +89,6 @@ AUTO_CUTS_MIN_SCENARIOS = 5000
 _KAPPA_TOL = 1e-10
 #: Ratios above this are reported as unbounded (zero risk up to the solver tolerance, ~1e-8).
 _RATIO_MAX = 1e6
-
-
-class Objective(str, Enum):
-    """Optimisation objective codes (as Riskfolio-Lib)."""
-
-    MinRisk = "MinRisk"
-    MaxRet = "MaxRet"
-    Sharpe = "Sharpe"
-    Utility = "Utility"
 
 
 @dataclass
@@ -108,7 +99,7 @@ class OptimizationResult:
     ----------
     exposures : (N,) optimal exposures (NaN unless ``ok``).
     status : one of :data:`STATUSES`.
-    risk : risk measure evaluated at the exposures by :mod:`tasks.risk_measures` (loss units,
+    risk : risk measure evaluated at the exposures by :mod:`tasks.measures` (loss units,
         e.g. 0.05 = 5 %; MV reports the standard deviation).
     expected_return : ``mu^T e`` under the problem's probabilities.
     target : the return floor used (NaN if none).
@@ -133,7 +124,7 @@ class OptimizationResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("optimal", "optimal_inaccurate")
+        return self.status in OK_STATUSES
 
     def ratio(self, rf: float = 0.0) -> float:
         """Risk-adjusted return ``(expected_return - rf) / risk`` (NaN unless ok)."""
@@ -208,7 +199,7 @@ class PortfolioProblem:
         FLPM / SLPM, P&L units per unit budget.
     paths : (P, T, N) per-step P&L per unit exposure, needed by MDD, ADD, CDaR (objective or cap).
     path_p : (P,) path probabilities or None (uniform).
-    constraints : :class:`tasks.constraints.Constraints`.
+    constraints : :class:`tasks.optimization.Constraints`.
     names : N instrument names (for name-based constraints and frontier columns).
     cvar_method : "lp" (default), "cuts" or "auto" -- see the module docstring.
     """
@@ -317,7 +308,7 @@ class PortfolioProblem:
 
     # -- evaluation --------------------------------------------------------------------------
     def evaluate_risk(self, e: np.ndarray, rm: str | RiskMeasure | None = None) -> float:
-        """Risk of exposures e (N,) evaluated with :mod:`tasks.risk_measures`.
+        """Risk of exposures e (N,) evaluated with :mod:`tasks.measures`.
 
         ``rm`` defaults to the problem's measure; any code may be asked (drawdowns need paths).
         """
@@ -347,7 +338,7 @@ class PortfolioProblem:
         except cp.error.SolverError as exc:
             return self._failed("solver_error", target, t0, obj, f"solver error: {exc}")
         status = prob.status
-        if status in ("optimal", "optimal_inaccurate") and model.y.value is not None:
+        if status in OK_STATUSES and model.y.value is not None:
             y = np.asarray(model.y.value, dtype=float).copy()
             k = 1.0 if model.k is None else float(model.k.value)
             if not k > _KAPPA_TOL * max(1.0, float(np.abs(y).max())):

@@ -25,13 +25,14 @@ A :class:`DriverScenarios` holds the scenario values of named drivers for a set 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 
-from tasks import scenarios as sc
 from tasks._arrays import aligned
+from tasks.scenarios import _generation as sc
 
 __all__ = [
     "DriverKind",
@@ -203,7 +204,7 @@ class DriverScenarios:
             return self.column(name)[:, None]
         return np.diff(self.paths[:, :, self.index(name)], axis=1, prepend=0.0)
 
-    def at_step(self, k: int) -> "DriverScenarios":
+    def at_step(self, k: int) -> DriverScenarios:
         """The scenarios as seen at path point ``k`` (horizon ``step_times[k]``, paths truncated)."""
         if self.paths is None:
             raise ValueError("no paths")
@@ -211,7 +212,7 @@ class DriverScenarios:
         return DriverScenarios(self.names, self.paths[:, k, :], float(self.step_times[k]),
                                self.paths[:, : k + 1, :], self.step_times[: k + 1])
 
-    def subset(self, rows: slice | np.ndarray) -> "DriverScenarios":
+    def subset(self, rows: slice | np.ndarray) -> DriverScenarios:
         """The scenarios of the selected rows."""
         paths = None if self.paths is None else self.paths[rows]
         return DriverScenarios(self.names, self.values[rows], self.horizon, paths, self.step_times)

@@ -4,7 +4,7 @@ Rows of a history frame are observations in *chronological order* (oldest first,
 last); each column is one driver (or one instrument's P&L). Driver columns hold the change over
 one observation period: ``"log"`` log-returns, ``"simple"`` simple returns (converted to log with
 ``log1p``), or ``"change"`` additive changes (rates, decimal). After conversion every driver value
-is additive over time, as in :mod:`tasks.drivers`.
+is additive over time, as in :mod:`tasks.scenarios`.
 
 Prior probabilities:
 
@@ -23,13 +23,14 @@ from ``SeedSequence(seed, (b,))``, so results are identical for any chunking.
 from __future__ import annotations
 
 import math
-from typing import Literal, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from tasks import scenarios as sc
-from tasks.drivers import DriverScenarios
+from tasks.scenarios import _generation as sc
+from tasks.scenarios._drivers import DriverScenarios
 
 __all__ = [
     "ReturnKind",

@@ -35,7 +35,7 @@ import numpy as np
 __all__ = ["Sense", "LinearConstraint", "parse_constraint", "constraint_rows", "resolve_names"]
 
 
-class Sense(str, enum.Enum):
+class Sense(enum.StrEnum):
     """Comparison of a parsed constraint."""
 
     GE = ">="

@@ -45,11 +45,12 @@ With uniform ``p`` our functions are the population (divisor ``T``) versions. Ri
 
 from __future__ import annotations
 
-import enum
 from typing import Final
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from tasks.vocabulary import DRAWDOWN_MEASURES, RiskMeasure
 
 __all__ = [
     "RiskMeasure",
@@ -74,33 +75,6 @@ FloatOrArray = float | NDArray[np.float64]
 
 #: Absolute tolerance on the check ``sum(p) == 1``.
 _P_SUM_TOL: Final[float] = 1e-8
-
-
-class RiskMeasure(str, enum.Enum):
-    """Risk-measure codes (values equal the names, as in Riskfolio-Lib's ``rm`` argument).
-
-    ``RiskMeasure("CVaR")`` is ``RiskMeasure.CVaR``; an unknown code raises ``ValueError``.
-    """
-
-    MV = "MV"  #: standard deviation
-    MAD = "MAD"  #: mean absolute deviation
-    MSV = "MSV"  #: semi standard deviation
-    FLPM = "FLPM"  #: first lower partial moment (Omega ratio)
-    SLPM = "SLPM"  #: second lower partial moment (Sortino ratio)
-    CVaR = "CVaR"  #: conditional value at risk
-    WR = "WR"  #: worst realization (minimax)
-    MDD = "MDD"  #: maximum drawdown (uncompounded)
-    ADD = "ADD"  #: average drawdown (uncompounded)
-    CDaR = "CDaR"  #: conditional drawdown at risk (uncompounded)
-
-    def __str__(self) -> str:  # "CVaR", not "RiskMeasure.CVaR"
-        return self.value
-
-
-#: Measures evaluated on paths (P, T[, M]) with path probabilities, not on scenario P&L.
-DRAWDOWN_MEASURES: Final[frozenset[RiskMeasure]] = frozenset(
-    {RiskMeasure.MDD, RiskMeasure.ADD, RiskMeasure.CDaR}
-)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,8 +26,8 @@ moves with its forward: ``d sigma / dS = -skew / S``), the vol floor (no vol sen
 floored) and curve roll-down. A foreign-currency instrument has in addition
 ``delta[fx_driver] = V_0 / N_0`` (its base-currency value per unit exposure).
 
-Closed forms: options from :func:`tasks.pricing.black_scholes_greeks` /
-:func:`tasks.pricing.black76_greeks` plus the skew chain rule
+Closed forms: options from :func:`tasks.instruments.black_scholes_greeks` /
+:func:`tasks.instruments.black76_greeks` plus the skew chain rule
 (``delta + vega s_S``, ``gamma + 2 vanna s_S + volga s_S^2 + vega s_SS``, ...); futures
 ``delta = e^{(r-q)T}`` (1 without carry); bonds ``rho = -sum t a DF``, ``convexity = sum t^2 a DF``
 (:func:`bond_duration` and :func:`bond_convexity` normalise by the price); variance swaps
@@ -37,13 +37,13 @@ Closed forms: options from :func:`tasks.pricing.black_scholes_greeks` /
 from __future__ import annotations
 
 import math
-from typing import Literal, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from tasks.curves import ZeroCurve
-from tasks.instruments import (
+from tasks.instruments._curves import ZeroCurve
+from tasks.instruments._instruments import (
     Bond,
     Cash,
     EuropeanOption,
@@ -55,7 +55,8 @@ from tasks.instruments import (
     market_value,
     zero_rate,
 )
-from tasks.pricing import black76_greeks, black_scholes_greeks
+from tasks.instruments._pricing import black76_greeks, black_scholes_greeks
+from tasks.vocabulary import GREEKS, Greek
 
 __all__ = [
     "GreekName",
@@ -68,8 +69,7 @@ __all__ = [
     "bond_convexity",
 ]
 
-GreekName = Literal["delta", "gamma", "vega", "theta", "rho", "convexity"]
-GREEKS: tuple[str, ...] = ("delta", "gamma", "vega", "theta", "rho", "convexity")
+GreekName = Greek
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 

@@ -17,7 +17,7 @@ multivariate Student-t with ``nu > 2`` degrees of freedom, *scaled to unit covar
 ``Cov(y) = I`` and the log-returns ``mean + y L^T`` have exactly the target covariance
 ``L L^T`` (heavier tails, same first two moments). Any object with ``log_mean`` (D,),
 ``log_cov`` (D, D) and an optional ``nu`` (``None`` = Gaussian) can be used as a model, e.g.
-:class:`tasks.drivers.DriverModel`.
+:class:`tasks.scenarios.DriverModel`.
 
 Random streams (all per block ``b``, so chunk-invariant):
 

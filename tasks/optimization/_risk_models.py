@@ -2,7 +2,7 @@
 
 Each formulation returns ``(risk expression, auxiliary constraints)`` such that, at the optimum of
 any problem that minimises the expression (or caps it), the expression equals the evaluator of
-:mod:`tasks.risk_measures` applied to the exposures ``e = y / k``, times ``k``. ``k`` is 1.0 for the
+:mod:`tasks.measures` applied to the exposures ``e = y / k``, times ``k``. ``k`` is 1.0 for the
 ordinary problems and the Charnes-Cooper scale ``kappa`` for the risk-adjusted-ratio objective; all
 measures are positively homogeneous in ``y`` once thresholds are written as multiples of ``k``
 (FLPM/SLPM threshold ``rf * k``; the drawdown peak starts at ``0 * k``).
@@ -37,9 +37,9 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-from tasks import risk_measures as rmod
 from tasks._arrays import aligned
-from tasks.risk_measures import DRAWDOWN_MEASURES, RiskMeasure
+from tasks.measures import _measures as rmod
+from tasks.measures._measures import DRAWDOWN_MEASURES, RiskMeasure
 
 __all__ = ["ScenarioData", "risk_model", "evaluate"]
 
@@ -239,7 +239,7 @@ def evaluate(
     alpha: float = 0.05,
     rf: float = 0.0,
 ) -> float:
-    """Risk of exposures ``e`` (N,) by :mod:`tasks.risk_measures` (independent of the solver).
+    """Risk of exposures ``e`` (N,) by :mod:`tasks.measures` (independent of the solver).
 
     Scenario measures see ``R e`` (minus ``mu^T e`` when ``data.demean``) under ``p``; drawdown
     measures see the paths ``paths @ e`` (P, T) under ``path_p``.

@@ -1,11 +1,11 @@
-"""A thin Riskfolio-Lib-style front end over :mod:`tasks.optimize`.
+"""A thin Riskfolio-Lib-style front end over :mod:`tasks.optimization`.
 
 Attribute and method names mirror Riskfolio-Lib's ``Portfolio`` (``sht``, ``uppersht``,
 ``upperlng``, ``allowTO``, ``turnover``, ``allowTE``, ``TE``, ``kindbench``, ``benchweights``,
 ``benchindex``, ``ainequality``, ``binequality``, ``lowerret``, ``upperdev`` ... ``upperCDaR``,
 ``optimization(model, rm, obj, kelly, rf, l, hist)``, ``frontier_limits``,
 ``efficient_frontier``), so scripts read alike. Every call builds a :class:`Constraints` from the
-attributes and solves with :class:`tasks.optimize.PortfolioProblem`; nothing is computed here.
+attributes and solves with :class:`tasks.optimization.PortfolioProblem`; nothing is computed here.
 
 Differences from Riskfolio-Lib, all deliberate:
 
@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tasks.constraints import RISK_CAP_FIELDS, Constraints, GreekLimits
-from tasks.optimize import CvarMethod, Objective, OptimizationResult, PortfolioProblem
-from tasks.risk_measures import RiskMeasure
+from tasks.measures._measures import RiskMeasure
+from tasks.optimization._constraints import RISK_CAP_FIELDS, Constraints, GreekLimits
+from tasks.optimization._problem import CvarMethod, Objective, OptimizationResult, PortfolioProblem
 
 __all__ = ["Portfolio"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tasks import risk_measures as rmod
 from tasks._arrays import aligned
+from tasks.measures import _measures as rmod
 
 __all__ = ["stress_metrics", "METRICS"]
 

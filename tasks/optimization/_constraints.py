@@ -17,15 +17,14 @@ Blocks (all exposure units; ``k`` is 1 or the Charnes-Cooper scale):
 * :class:`TrackingError` -- ``||F [y; k]||_2 <= cap * k`` with ``F^T F`` the probability-weighted
   covariance of ``(P&L per unit, -benchmark P&L)``;
 * risk caps -- ``risk_m(e) <= cap_m`` for any of the ten measures (formulated in
-  :mod:`tasks.risk_models`).
+  :mod:`tasks.optimization`).
 
-:func:`to_cvxpy` turns the blocks into cvxpy constraints; :mod:`tasks.cvar_cuts` turns the linear
+:func:`to_cvxpy` turns the blocks into cvxpy constraints; :mod:`tasks.optimization` turns the linear
 ones into rows of a HiGHS model.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
@@ -35,8 +34,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from tasks._arrays import aligned
-from tasks.linear_expr import constraint_rows, resolve_names
-from tasks.risk_measures import RiskMeasure
+from tasks.optimization._linear_expr import constraint_rows, resolve_names
+from tasks.vocabulary import CAP_FIELDS, Greek, RiskMeasure
 
 __all__ = [
     "Greek",
@@ -54,27 +53,7 @@ __all__ = [
 ]
 
 #: Riskfolio-Lib's names of the risk caps -> the measure they cap (caps in the measure's units).
-RISK_CAP_FIELDS: dict[str, RiskMeasure] = {
-    "upperdev": RiskMeasure.MV,
-    "uppermad": RiskMeasure.MAD,
-    "uppersdev": RiskMeasure.MSV,
-    "upperflpm": RiskMeasure.FLPM,
-    "upperslpm": RiskMeasure.SLPM,
-    "upperCVaR": RiskMeasure.CVaR,
-    "upperwr": RiskMeasure.WR,
-    "uppermdd": RiskMeasure.MDD,
-    "upperadd": RiskMeasure.ADD,
-    "upperCDaR": RiskMeasure.CDaR,
-}
-
-
-class Greek(str, enum.Enum):
-    """Greek codes of :class:`GreekLimits` rows."""
-
-    delta = "delta"
-    gamma = "gamma"
-    vega = "vega"
-    theta = "theta"
+RISK_CAP_FIELDS: dict[str, RiskMeasure] = {field: rm for rm, field in CAP_FIELDS.items()}
 
 
 Limit = tuple[float | None, float | None]
@@ -89,7 +68,7 @@ class GreekLimits:
     matrix : array_like, shape (K, N)
         Greek of one unit of exposure of each instrument; row ``r`` is the Greek ``rows[r]``.
     rows : sequence of (greek, underlying), length K
-        ``greek`` one of :class:`Greek` (``"delta"``, ``"gamma"``, ``"vega"``, ``"theta"``).
+        ``greek`` one of :class:`tasks.vocabulary.Greek` (delta, gamma, vega, theta, rho, convexity).
     limits : mapping, optional
         ``(greek, underlying) -> (lo, hi)`` for one row, or ``greek -> (lo, hi)`` for every row of
         that Greek; ``None`` = unbounded side. Portfolio Greek ``G[r] @ e`` must lie in
@@ -123,7 +102,7 @@ class Constraints:
     leverage : gross leverage cap ``sum |e_i|``.
     margin_rates : (N,) per-unit margin rates ``m_i >= 0`` (array or mapping name -> rate).
     margin : cap on the margin ``sum m_i |e_i|``.
-    linear : constraint texts, e.g. ``"Put_90 + Put_95 >= -0.3"`` (see :mod:`tasks.linear_expr`).
+    linear : constraint texts, e.g. ``"Put_90 + Put_95 >= -0.3"`` (see :mod:`tasks.optimization`).
     ainequality, binequality : raw ``A e >= B`` with A (K, N), B (K,).
     holdings : (N,) current exposures ``e0`` for the turnover constraint (default zeros).
     turnover : turnover cap ``sum |e_i - e0_i|``.
@@ -494,7 +473,7 @@ def _times(k: Scale, a: Any) -> Any:
 
 
 def to_cvxpy(cc: CompiledConstraints, y: cp.Variable, k: Scale) -> list[cp.Constraint]:
-    """cvxpy constraints of every block except the risk caps (see :mod:`tasks.risk_models`).
+    """cvxpy constraints of every block except the risk caps (see :mod:`tasks.optimization`).
 
     Parameters
     ----------

@@ -15,9 +15,9 @@ stat        on                              statistic under probabilities q
 ``corr``    ``("A", "B")``                  ``Cov(A, B) / (vol_A vol_B)``, in [-1, 1]
 ``prob``    ``"A"`` and ``threshold``       ``P(x <= threshold)``, in [0, 1]
 ``VaR``     ``"A"`` and ``alpha``           loss quantile of ``-x`` at tail probability alpha,
-                                            positive = loss (:func:`tasks.risk_measures.value_at_risk`)
+                                            positive = loss (:func:`tasks.measures.value_at_risk`)
 ``CVaR``    ``"A"`` and ``alpha``           mean loss of the worst alpha probability mass
-                                            (:func:`tasks.risk_measures.conditional_value_at_risk`)
+                                            (:func:`tasks.measures.conditional_value_at_risk`)
 ``rank``    ``("A", "B")``                  ``E[A] - E[B]`` ("A beats B" is ``op=">=", value=0``)
 ``linear``  ``{"A": 2, "B": -1}`` or        ``sum_i w_i E[x_i]``
             ``"2*A - B"``
@@ -35,7 +35,7 @@ Every view becomes ONE linear row ``row . q op target`` once its reference value
 * mean / linear / rank / prob: the row is exact as it stands.
 * VaR: ``P_q(L > v) op alpha`` with ``L = -x`` (see :func:`view_row` for the discrete details).
 * CVaR: linear only for a given VaR level ``v`` (``v + E_q[(L - v)+] / alpha``); the level is
-  found by a root search in :mod:`tasks.sequential`.
+  found by a root search in :mod:`tasks.views`.
 * var / vol need the mean, skew / kurt / corr the mean and vol of their variables: the rows are
   centred (and standardised) at reference values that the caller pins (``mean_ref``,
   ``vol_ref``).
@@ -43,7 +43,7 @@ Every view becomes ONE linear row ``row . q op target`` once its reference value
 :func:`original_rows` implements Meucci's one-shot ("original") method: a non-linear view is
 linearised around a reference mean and vol -- the equality target of a mean/vol view on the same
 variable if there is one, else the prior value -- and moments that a non-linear view needs but no
-view targets are pinned at their prior values. :mod:`tasks.sequential` implements Sequential
+view targets are pinned at their prior values. :mod:`tasks.views` implements Sequential
 Entropy Pooling (H1/H2) on the same row builders.
 """
 
@@ -51,14 +51,16 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, NamedTuple, Sequence, get_args
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from tasks._arrays import aligned
-from tasks.entropy_pooling import ViewsInfeasible
-from tasks.risk_measures import conditional_value_at_risk, value_at_risk
+from tasks.errors import ViewsInfeasible
+from tasks.measures._measures import conditional_value_at_risk, value_at_risk
+from tasks.vocabulary import OPS, STATS, ViewOp, ViewStat
 
 __all__ = [
     "View",
@@ -87,10 +89,8 @@ __all__ = [
     "original_rows",
 ]
 
-Stat = Literal["mean", "vol", "var", "skew", "kurt", "corr", "prob", "VaR", "CVaR", "rank", "linear"]
-Op = Literal["=", "<=", ">="]
-STATS: tuple[str, ...] = get_args(Stat)
-OPS: tuple[str, ...] = get_args(Op)
+Stat = ViewStat
+Op = ViewOp
 
 #: Sequential-EP dependency class of each stat: 0 = linear as it stands, 1 = needs means,
 #: 2 = needs means and variances.
@@ -368,7 +368,7 @@ class View:
         (``"prior"``, ``"prior * 1.2"``, ``"prior - 0.5*prior_vol"``; see the module docstring).
     alpha : tail probability in (0, 1); required for VaR and CVaR (0.05 = 95 %), else None.
     confidence : c in (0, 1]; the posterior of the views is blended with the prior,
-        ``c * q + (1 - c) * p`` (Meucci). See :mod:`tasks.sequential` for mixed confidences.
+        ``c * q + (1 - c) * p`` (Meucci). See :mod:`tasks.views` for mixed confidences.
     threshold : the ``x`` in ``P(X <= x)``; required for prob, else None.
 
     Attributes
@@ -523,7 +523,7 @@ class ViewRows:
         return self.eq_names + self.in_names
 
     @classmethod
-    def from_rows(cls, rows: Sequence["Row"], n_scenarios: int) -> "ViewRows":
+    def from_rows(cls, rows: Sequence[Row], n_scenarios: int) -> ViewRows:
         """Stack :class:`Row` objects (``>=`` rows are negated into ``G q <= h``)."""
         eq = [r for r in rows if r.op == "="]
         ine = [r for r in rows if r.op != "="]
@@ -754,14 +754,14 @@ def view_row(
     mean_ref, vol_ref : reference mean / vol per variable for var, vol (mean) and skew, kurt,
         corr (mean and vol). Exact when the caller pins these moments at the same values.
     p : (S,) prior; VaR rows use its support to place the level on a scenario loss.
-    level : the VaR level ``v`` of a CVaR row (from the root search in :mod:`tasks.sequential`).
+    level : the VaR level ``v`` of a CVaR row (from the root search in :mod:`tasks.views`).
 
     Returns
     -------
     Row named ``view.label`` with the view's operator, except:
 
     * VaR (loss ``L = -x``, VaR the lower (1 - alpha)-quantile as in
-      :func:`tasks.risk_measures.value_at_risk`): ``<=`` is ``P(L > v) <= alpha`` (equivalent to
+      :func:`tasks.measures.value_at_risk`): ``<=`` is ``P(L > v) <= alpha`` (equivalent to
       ``VaR <= v``); ``>=`` is ``P(L > u) >= alpha`` with ``u`` the smallest scenario loss
       ``>= v`` (implies ``VaR >= u >= v``); ``=`` is ``P(L > u) = alpha`` with ``u`` the scenario
       loss nearest to ``v`` (gives ``VaR = u``: on a discrete scenario set VaR is always one of
@@ -784,7 +784,7 @@ def view_row(
         return Row((loss > v).astype(np.float64), view.alpha, op, name)
     if s == "CVaR":
         if level is None:
-            raise ValueError(f"view {name}: a CVaR row needs a VaR level (use tasks.sequential)")
+            raise ValueError(f"view {name}: a CVaR row needs a VaR level (use tasks.views)")
         loss = -x
         return Row(level + np.maximum(loss - level, 0.0) / view.alpha, target, op, name)
     if mean_ref is None:
@@ -896,7 +896,7 @@ def original_rows(
     p : (S,) prior probabilities (targets like ``"prior * 1.2"`` are resolved against it).
     views : the views.
     cvar_levels : VaR level per CVaR view, keyed by the view's index in ``views``. CVaR views are
-        linear only at a given level; :func:`tasks.sequential.sequential_entropy_pooling` finds
+        linear only at a given level; :func:`tasks.views.sequential_entropy_pooling` finds
         the level (``method="original"``) -- call that for CVaR views.
 
     Returns
