@@ -76,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"report written to {write_report(path)}")
         return 0
 
+    from pipeline.resolve import build_plan
     from pipeline.runner import resolve_config, run
 
     overrides: dict[str, Any] = {}
@@ -88,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         cfg = resolve_config(args.config, overrides)
+        if args.command == "validate":
+            build_plan(cfg)  # the checks that need the built objects (budget, Greeks, views, file values)
     except ConfigError as exc:
         print(f"config error: {args.config}: {exc}", file=sys.stderr)
         return 2

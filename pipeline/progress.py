@@ -36,10 +36,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["Progress", "final_summary", "MODES"]
+from tasks.vocabulary import OK_STATUSES
+
+__all__ = ["Progress", "LogProgress", "final_summary", "MODES"]
 
 MODES = ("auto", "tty", "plain", "quiet")
-_OK_PORTFOLIO = ("optimal", "optimal_inaccurate")
+_OK_PORTFOLIO = tuple(sorted(s.value for s in OK_STATUSES))
 _FAILED_WORDS = ("infeasible", "view_infeasible", "error", "failed", "unbounded", "solver_error")
 _COUNTER_LINE = re.compile(r"^\s*(?P<name>[A-Za-z][\w .-]*?)\s+(?P<done>\d+)\s*/\s*(?P<total>\d+)"
                            r"\s*(?::\s*(?P<rest>.*))?$")
@@ -60,6 +62,34 @@ class _Stage:
     @property
     def complete(self) -> bool:
         return self.total is not None and self.done >= self.total
+
+
+class LogProgress:
+    """Minimal progress reporter: plain log lines through a ``log(str)`` callable.
+
+    Any object with ``stage(name, total)``, ``advance(name, n=1, failed=False)`` and
+    ``message(text)`` can stand in (:class:`Progress` is the full one).
+    """
+
+    def __init__(self, log: Callable[[str], None] = print) -> None:
+        self.log = log
+        self.totals: dict[str, int] = {}
+        self.done: dict[str, int] = {}
+        self.failed: dict[str, int] = {}
+
+    def stage(self, name: str, total: int) -> None:
+        self.totals[name], self.done[name], self.failed[name] = total, 0, 0
+
+    def advance(self, name: str, n: int = 1, failed: bool = False) -> None:
+        self.done[name] += n
+        self.failed[name] += n if failed else 0
+        d, t = self.done[name], self.totals[name]
+        if d == t or d % max(1, t // 10) == 0:
+            extra = f" ({self.failed[name]} failed)" if self.failed[name] else ""
+            self.log(f"{name} {d}/{t}{extra}")
+
+    def message(self, text: str) -> None:
+        self.log(text)
 
 
 class Progress:

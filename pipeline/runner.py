@@ -11,8 +11,9 @@ from typing import Any
 import yaml
 
 from pipeline.cluster import connect, scheduler_address
-from pipeline.config import ConfigError, RunConfig, config_hash, load_config, parse_config, safe_load, yaml_error_line
+from pipeline.config import ConfigError, RunConfig, load_config, parse_config, safe_load, yaml_error_line
 from pipeline.graph import execute
+from pipeline.resolve import build_plan
 from pipeline.store import RunStore, package_versions
 
 __all__ = ["run", "resolve_config"]
@@ -75,18 +76,19 @@ def run(
     workers : size of the embedded cluster (default ``cluster.workers``).
     overrides : dotted-key overrides applied before validation.
     log : receives human-readable progress lines.
-    progress : optional progress reporter (see :class:`pipeline.graph.LogProgress`).
+    progress : optional progress reporter (see :class:`pipeline.progress.LogProgress`).
     resume : reuse the view sets and portfolios an interrupted run of the same config saved.
     security : a :class:`distributed.Security` (TLS) for connecting to ``scheduler``.
     """
     cfg = resolve_config(config, overrides)  # raises ConfigError before any work
+    plan = build_plan(cfg)  # the run's objects, built once; raises ConfigError too
     out_dir = Path(out).resolve() if out is not None else cfg.output_dir()
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError("output.dir", f"{out_dir} exists and is not a folder")
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     versions = package_versions()
-    meta = {"config": cfg.canonical(), "config_sha256": config_hash(cfg), "versions": versions}
+    meta = {"config": cfg.canonical(), "config_sha256": plan.config_sha256, "versions": versions}
     store = RunStore(out_dir, meta)
     if resume and store.parts_config() not in (None, meta["config_sha256"]):
         raise ConfigError("--resume", f"{out_dir} holds parts of a different config; "
@@ -95,7 +97,7 @@ def run(
     with connect(scheduler, workers=n_workers, threads_per_worker=cfg.cluster.threads_per_worker,
                  security=security, log=log) as client:
         store.prepare(resume=resume, config_sha256=meta["config_sha256"])
-        result = execute(cfg, client, store, log=log, progress=progress, resume=resume)
+        result = execute(plan, client, store, log=log, progress=progress, resume=resume)
         n_live = len(client.scheduler_info()["workers"])
     rows = {}
     for name, df in result.tables.items():
@@ -104,7 +106,7 @@ def run(
     manifest = {
         "name": cfg.name,
         "config": cfg.canonical(),
-        "config_sha256": config_hash(cfg),
+        "config_sha256": plan.config_sha256,
         "seed": cfg.seed,
         "versions": versions,
         "scheduler": scheduler_address(scheduler) or "embedded LocalCluster (127.0.0.1)",

@@ -1,7 +1,8 @@
 """Functions that run on the workers: one per kind of task in the graph.
 
-They take small, picklable inputs (the validated config, block indices, earlier task results)
-and call the pure numerical code in :mod:`tasks`. Compiled cvxpy problems are cached per worker
+They take small, picklable pieces of the run plan (:mod:`pipeline.plan`: the driver model, the
+book, one view set, one constraint set), block indices and earlier task results, and call the pure
+numerical code in :mod:`tasks`; they never see the config. Compiled cvxpy problems are cached per worker
 process (:data:`_PROBLEMS`) and never leave it.
 """
 
@@ -15,13 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.config import CAP_KEYS, RunConfig
-from tasks._arrays import aligned
-from tasks.instruments import greeks_matrix, market_value, pnl_paths, scenario_pnl
+from pipeline.plan import BookPlan, ConstraintSetPlan, HistoryPlan, Realigned, SimulationPlan, ViewSetPlan
+from tasks.errors import ViewsInfeasible
+from tasks.instruments import pnl_paths, scenario_pnl
 from tasks.measures import stress_metrics
 from tasks.optimization import OptimizationResult, PortfolioProblem, frontier_targets
-from tasks.scenarios import DriverScenarios, driver_statistics, driver_transform, drivers_chunk
-from tasks.views import View, ViewsInfeasible, sequential_entropy_pooling
+from tasks.scenarios import driver_statistics, driver_transform, drivers_chunk
+from tasks.views import sequential_entropy_pooling
+from tasks.vocabulary import CAP_FIELDS, DRAWDOWN_MEASURES, Objective, PortfolioKind, Status, ViewStatus
 
 __all__ = [
     "ScenarioSet",
@@ -40,17 +42,8 @@ __all__ = [
 ]
 
 
-class _Realigned:
-    """Re-align numpy arrays after unpickling (data arriving from another worker can be
-    unaligned, which changes BLAS/numpy summation order and hence the last bits)."""
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({k: aligned(v, v.dtype) if isinstance(v, np.ndarray) else v
-                              for k, v in state.items()})
-
-
 @dataclass
-class ScenarioSet(_Realigned):
+class ScenarioSet(Realigned):
     """The scenario matrix of a run (a task result that stays on the workers).
 
     Attributes
@@ -77,7 +70,7 @@ class ScenarioSet(_Realigned):
 
 
 @dataclass
-class ViewOutcome(_Realigned):
+class ViewOutcome(Realigned):
     """Posterior of one view set (or the prior) with diagnostics."""
 
     name: str
@@ -95,24 +88,23 @@ class ViewOutcome(_Realigned):
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status == ViewStatus.ok
 
 
 # ---- scenarios ----------------------------------------------------------------------------------
 
-def chunk_statistics(cfg: RunConfig, blocks: list[int]) -> list[tuple[int, np.ndarray, np.ndarray]]:
+def chunk_statistics(sim: SimulationPlan, blocks: list[int]) -> list[tuple[int, np.ndarray, np.ndarray]]:
     """Sufficient statistics of the raw draws of a chunk's blocks."""
-    s = cfg.scenarios
-    return driver_statistics(cfg.driver_model(), cfg.seed, s.count, s.block_size, blocks)
+    return driver_statistics(sim.model, sim.seed, sim.count, sim.block_size, blocks)
 
 
-def moment_transform(cfg: RunConfig, *chunk_stats: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def moment_transform(sim: SimulationPlan, *chunk_stats: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Reduce per-block statistics (in block order) to the moment-matching affine map."""
-    return driver_transform(cfg.driver_model(), [st for chunk in chunk_stats for st in chunk])
+    return driver_transform(sim.model, [st for chunk in chunk_stats for st in chunk])
 
 
 @dataclass
-class ScenarioChunk(_Realigned):
+class ScenarioChunk(Realigned):
     """One chunk: driver values (n, D), instrument P&L (n, N), P&L paths (n, steps, N) or None."""
 
     drivers: np.ndarray
@@ -120,12 +112,11 @@ class ScenarioChunk(_Realigned):
     paths: np.ndarray | None
 
 
-def chunk_scenarios(cfg: RunConfig, blocks: list[int], transform: Any) -> ScenarioChunk:
+def chunk_scenarios(sim: SimulationPlan, book: BookPlan, blocks: list[int], transform: Any) -> ScenarioChunk:
     """Simulate the drivers of one chunk and reprice every instrument on them."""
-    s = cfg.scenarios
-    scen = drivers_chunk(cfg.driver_model(), cfg.seed, s.count, s.block_size, blocks, transform, s.steps)
-    insts = cfg.instrument_objects()
-    paths = pnl_paths(insts, scen) if s.steps else None
+    scen = drivers_chunk(sim.model, sim.seed, sim.count, sim.block_size, blocks, transform, sim.steps)
+    insts = list(book.instruments)
+    paths = pnl_paths(insts, scen) if sim.steps else None
     return ScenarioChunk(scen.values, scenario_pnl(insts, scen), paths)
 
 
@@ -137,61 +128,54 @@ def _driver_returns(kinds: list[str], values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _scenario_set(cfg: RunConfig, drivers: list[str], kinds: list[str], values: np.ndarray, R: np.ndarray,
-                  p: np.ndarray, paths: np.ndarray | None = None) -> ScenarioSet:
-    names = cfg.instrument_names
+def _scenario_set(book: BookPlan, values: np.ndarray, R: np.ndarray, p: np.ndarray,
+                  paths: np.ndarray | None = None) -> ScenarioSet:
+    names, drivers = list(book.names), list(book.drivers)
     extra = [j for j, n in enumerate(names) if n not in drivers]
-    X = np.concatenate([_driver_returns(kinds, values), R[:, extra]], axis=1)
-    v = np.array([market_value(i) for i in cfg.instrument_objects()])
-    return ScenarioSet(R, X, drivers + [names[j] for j in extra], names, drivers, p, v, paths)
+    X = np.concatenate([_driver_returns(list(book.driver_kinds), values), R[:, extra]], axis=1)
+    return ScenarioSet(R, X, drivers + [names[j] for j in extra], names, drivers, p, book.v, paths)
 
 
-def assemble_scenarios(cfg: RunConfig, *chunks: ScenarioChunk) -> ScenarioSet:
+def assemble_scenarios(book: BookPlan, *chunks: ScenarioChunk) -> ScenarioSet:
     """Concatenate chunk results (in chunk order) into the run's scenario set."""
     values = np.concatenate([c.drivers for c in chunks], axis=0)
     R = np.concatenate([c.R for c in chunks], axis=0)
     paths = np.concatenate([c.paths for c in chunks], axis=0) if chunks[0].paths is not None else None
-    kinds = [d.kind for d in cfg.scenarios.drivers]
-    return _scenario_set(cfg, cfg.driver_names, kinds, values, R, np.full(R.shape[0], 1.0 / R.shape[0]), paths)
+    return _scenario_set(book, values, R, np.full(R.shape[0], 1.0 / R.shape[0]), paths)
 
 
-def load_scenarios(cfg: RunConfig) -> ScenarioSet:
-    """Scenario set from a user file (``scenarios.source``): spot drivers' log-returns over the horizon."""
-    from pipeline.sources import read_source
-
-    x, p = read_source(cfg)
-    drivers = list(x.columns)
-    values = x.to_numpy()
-    scen = DriverScenarios(drivers, values, cfg.horizon)
-    R = scenario_pnl(cfg.instrument_objects(), scen)
-    return _scenario_set(cfg, drivers, ["spot"] * len(drivers), values, R, p)
+def load_scenarios(history: HistoryPlan, book: BookPlan) -> ScenarioSet:
+    """Scenario set from the user's file (read and checked on the client): reprice the book."""
+    R = scenario_pnl(list(book.instruments), history.scenarios)
+    return _scenario_set(book, history.scenarios.values, R, history.p)
 
 
 # ---- views --------------------------------------------------------------------------------------
 
 def prior_outcome(scen: ScenarioSet) -> ViewOutcome:
     """The prior as a 'view set' without views."""
-    return ViewOutcome("prior", "prior", "ok", scen.p)
+    return ViewOutcome("prior", "prior", ViewStatus.ok.value, scen.p)
 
 
-def solve_views(scen: ScenarioSet, name: str, method: str, views: list[View],
-                stage_order: list[list[int]] | None = None) -> ViewOutcome:
+def solve_views(scen: ScenarioSet, view_set: ViewSetPlan) -> ViewOutcome:
     """Entropy Pooling posterior of one view set (Sequential EP H1/H2, or Meucci's original).
 
     Infeasible or unattainable views give status 'infeasible' with the message; the run goes on.
     """
     t0 = time.perf_counter()
+    name, method, views = view_set.name, view_set.method.value, list(view_set.views)
+    stages = None if view_set.stages is None else [list(s) for s in view_set.stages]
     X = pd.DataFrame(scen.X, columns=scen.variables, copy=False)
     try:
-        res = sequential_entropy_pooling(X, scen.p, views, method=method, stages=stage_order)
+        res = sequential_entropy_pooling(X, scen.p, views, method=method, stages=stages)
     except ViewsInfeasible as exc:
-        return ViewOutcome(name, method, "infeasible", None, np.nan, np.nan, np.nan, len(views),
+        return ViewOutcome(name, method, ViewStatus.infeasible.value, None, np.nan, np.nan, np.nan, len(views),
                            time.perf_counter() - t0, str(exc))
     checks = res.checks.copy()
     checks.insert(0, "view_set", name)
     checks["on"] = checks["on"].map(lambda o: o if isinstance(o, str) else str(o))
-    return ViewOutcome(name, method, "ok", res.posterior, res.relative_entropy, res.effective_scenarios,
-                       float(res.max_violation), len(views), time.perf_counter() - t0,
+    return ViewOutcome(name, method, ViewStatus.ok.value, res.posterior, res.relative_entropy,
+                       res.effective_scenarios, float(res.max_violation), len(views), time.perf_counter() - t0,
                        "" if res.converged else "solver did not reach its tolerance",
                        checks.to_dict("records"), n_stages=len(res.stages))
 
@@ -200,27 +184,22 @@ def solve_views(scen: ScenarioSet, name: str, method: str, views: list[View],
 
 _PROBLEMS: OrderedDict[str, PortfolioProblem] = OrderedDict()
 _MAX_PROBLEMS = 16
-_DRAWDOWNS = {"MDD", "ADD", "CDaR"}
 
 
-def _problem(key: str, cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, rm: str,
-             cset: str = "base") -> PortfolioProblem:
+def _problem(key: str, cset: ConstraintSetPlan, scen: ScenarioSet, view: ViewOutcome, rm: str) -> PortfolioProblem:
     """The compiled problem for (scenario set, probabilities, measure, constraint set), built
     once per worker process and reused for every frontier point."""
     prob = _PROBLEMS.get(key)
     if prob is None:
-        opt = cfg.optimization
-        insts = cfg.instrument_objects()
-        G, keys = greeks_matrix(insts)
-        cons = cfg.constraints(cset, G, keys)
-        caps = {m for m, c in CAP_KEYS.items() if getattr(cons, c) is not None}
+        st, cons = cset.settings, cset.constraints
+        caps = {m for m, c in CAP_FIELDS.items() if getattr(cons, c) is not None}
         paths = None
-        if ({rm} | caps) & _DRAWDOWNS:
+        if ({rm} | caps) & DRAWDOWN_MEASURES:
             paths = np.diff(scen.paths, axis=1, prepend=0.0)  # per-step P&L per unit exposure
-        prob = PortfolioProblem(scen.R, view.q, v=scen.v, rm=rm, alpha=opt.alpha, demean=opt.demean,
-                                bounds=cfg.bounds_arrays(), solver=opt.solver, rf=opt.rf, paths=paths,
+        prob = PortfolioProblem(scen.R, view.q, v=scen.v, rm=rm, alpha=st.alpha, demean=st.demean,
+                                bounds=(st.lower, st.upper), solver=st.solver, rf=st.rf, paths=paths,
                                 path_p=view.q if paths is not None else None, constraints=cons,
-                                names=scen.instruments, cvar_method=opt.cvar_method)
+                                names=scen.instruments, cvar_method=st.cvar_method)
         _PROBLEMS[key] = prob
         while len(_PROBLEMS) > _MAX_PROBLEMS:
             _PROBLEMS.popitem(last=False)
@@ -250,86 +229,85 @@ def portfolio_id(view: str, rm: str, cset: str, kind: str, point: int) -> str:
 def _row(scen: ScenarioSet, view: str, rm: str, cset: str, kind: str, point: int,
          res: OptimizationResult) -> dict[str, Any]:
     e = res.exposures
-    row = {"view_set": view, "risk_measure": rm, "constraint_set": cset, "kind": kind, "point": point,
+    row = {"view_set": view, "risk_measure": str(rm), "constraint_set": cset, "kind": str(kind), "point": point,
            "portfolio": portfolio_id(view, rm, cset, kind, point),
-           "target": res.target, "status": res.status, "expected_return": res.expected_return,
+           "target": res.target, "status": str(res.status), "expected_return": res.expected_return,
            "risk": res.risk, "budget": float(scen.v @ e), "gross_exposure": float(np.abs(e).sum()),
            "seconds": res.seconds, "message": res.message}
     row.update({f"e_{n}": float(x) for n, x in zip(scen.instruments, e)})
     return row
 
 
-def _failed(scen: ScenarioSet, status: str, message: str) -> OptimizationResult:
+def _failed(scen: ScenarioSet, status: Status, message: str) -> OptimizationResult:
     n = len(scen.instruments)
-    return OptimizationResult(np.full(n, np.nan), status, np.nan, np.nan, message=message)
+    return OptimizationResult(np.full(n, np.nan), str(status), np.nan, np.nan, message=message)
 
 
-def frontier_limits(key: str, cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, rm: str,
-                    cset: str = "base") -> dict[str, Any]:
+def frontier_limits(key: str, cset: ConstraintSetPlan, scen: ScenarioSet, view: ViewOutcome,
+                    rm: str) -> dict[str, Any]:
     """Min-risk and max-return portfolios of one (probabilities, measure, constraint set)."""
     if not view.ok:
-        bad = _failed(scen, "view_infeasible", view.message)
+        bad = _failed(scen, Status.view_infeasible, view.message)
         return {"ok": False, "min": bad, "max": bad}
-    prob = _fresh(_problem(key, cfg, scen, view, rm, cset))
+    prob = _fresh(_problem(key, cset, scen, view, rm))
     lo = prob.min_risk()
     hi = _fresh(prob).max_return()
     return {"ok": lo.ok and hi.ok, "min": lo, "max": hi}
 
 
-def frontier_point(key: str, cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, rm: str,
-                   limits: dict[str, Any], k: int, cset: str = "base") -> dict[str, Any]:
+def frontier_point(key: str, cset: ConstraintSetPlan, scen: ScenarioSet, view: ViewOutcome, rm: str,
+                   limits: dict[str, Any], k: int) -> dict[str, Any]:
     """Frontier point k: min risk with a return floor evenly spaced between the limits."""
+    kind = PortfolioKind.frontier
     if not limits["ok"]:
         bad = limits["min"] if not limits["min"].ok else limits["max"]
-        return _row(scen, view.name, rm, cset, "frontier", k, _failed(scen, bad.status, bad.message))
+        return _row(scen, view.name, rm, cset.name, kind, k, _failed(scen, bad.status, bad.message))
     if k == 0:
-        return _row(scen, view.name, rm, cset, "frontier", k, limits["min"])
-    t = frontier_targets(limits["min"].expected_return, limits["max"].expected_return,
-                         cfg.optimization.points)[k]
-    res = _fresh(_problem(key, cfg, scen, view, rm, cset)).min_risk(float(t))
-    return _row(scen, view.name, rm, cset, "frontier", k, res)
+        return _row(scen, view.name, rm, cset.name, kind, k, limits["min"])
+    t = frontier_targets(limits["min"].expected_return, limits["max"].expected_return, cset.settings.points)[k]
+    res = _fresh(_problem(key, cset, scen, view, rm)).min_risk(float(t))
+    return _row(scen, view.name, rm, cset.name, kind, k, res)
 
 
-def target_portfolio(key: str, cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, rm: str,
-                     index: int, cset: str = "base") -> dict[str, Any]:
+def target_portfolio(key: str, cset: ConstraintSetPlan, scen: ScenarioSet, view: ViewOutcome, rm: str,
+                     index: int) -> dict[str, Any]:
     """Headline portfolio: min risk with expected return >= ``optimization.targets[index]``."""
-    target = cfg.optimization.targets[index]
+    target = cset.settings.targets[index]
     if not view.ok:
-        res = _failed(scen, "view_infeasible", view.message)
+        res = _failed(scen, Status.view_infeasible, view.message)
         res.target = target
     else:
-        res = _fresh(_problem(key, cfg, scen, view, rm, cset)).min_risk(target)
-    return _row(scen, view.name, rm, cset, "target", index, res)
+        res = _fresh(_problem(key, cset, scen, view, rm)).min_risk(target)
+    return _row(scen, view.name, rm, cset.name, PortfolioKind.target, index, res)
 
 
-def single_portfolio(key: str, cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, rm: str,
-                     objective: str, cset: str = "base") -> dict[str, Any]:
+def single_portfolio(key: str, cset: ConstraintSetPlan, scen: ScenarioSet, view: ViewOutcome, rm: str,
+                     objective: Objective) -> dict[str, Any]:
     """One Sharpe (max risk-adjusted return), Utility (mu'e - l*risk) or MaxRet portfolio."""
     if not view.ok:
-        return _row(scen, view.name, rm, cset, objective, 0, _failed(scen, "view_infeasible", view.message))
-    prob = _fresh(_problem(key, cfg, scen, view, rm, cset))
-    if objective == "Sharpe":
+        return _row(scen, view.name, rm, cset.name, objective, 0,
+                    _failed(scen, Status.view_infeasible, view.message))
+    prob = _fresh(_problem(key, cset, scen, view, rm))
+    if objective == Objective.Sharpe:
         res = prob.max_ratio()
-    elif objective == "Utility":
-        res = prob.max_utility(cfg.optimization.l)
+    elif objective == Objective.Utility:
+        res = prob.max_utility(cset.settings.l)
     else:
         res = prob.max_return()
-    return _row(scen, view.name, rm, cset, objective, 0, res)
+    return _row(scen, view.name, rm, cset.name, objective, 0, res)
 
 
 # ---- stress -------------------------------------------------------------------------------------
 
-def stress_table(cfg: RunConfig, scen: ScenarioSet, view: ViewOutcome, portfolios: pd.DataFrame) -> pd.DataFrame:
-    """Every portfolio's P&L statistics under one probability vector."""
+def stress_table(alpha: float, scen: ScenarioSet, view: ViewOutcome, portfolios: pd.DataFrame) -> pd.DataFrame:
+    """Every portfolio's P&L statistics under one probability vector (tail probability ``alpha``)."""
     cols = [f"e_{n}" for n in scen.instruments]
     ident = portfolios[["portfolio", "view_set", "risk_measure", "constraint_set", "kind", "point"]].rename(
         columns={"view_set": "portfolio_view_set"})
     if not view.ok:
-        metrics = stress_metrics(scen.R, np.full((len(portfolios), len(cols)), np.nan), scen.p,
-                                 cfg.optimization.alpha)
+        metrics = stress_metrics(scen.R, np.full((len(portfolios), len(cols)), np.nan), scen.p, alpha)
     else:
-        metrics = stress_metrics(scen.R, portfolios[cols].to_numpy(dtype=float), view.q,
-                                 cfg.optimization.alpha)
+        metrics = stress_metrics(scen.R, portfolios[cols].to_numpy(dtype=float), view.q, alpha)
     out = pd.concat([ident.reset_index(drop=True), metrics], axis=1)
     out.insert(1, "eval_view_set", view.name)
     out["eval_status"] = view.status

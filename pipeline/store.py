@@ -23,14 +23,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["RunStore", "read_run", "package_versions", "atomic_write_bytes", "TABLES"]
+__all__ = ["RunStore", "read_run", "package_versions", "atomic_write_bytes", "TABLES", "CHECK_COLUMNS",
+           "view_part", "portfolio_part"]
 
 TABLES = ("instruments", "views", "view_checks", "probabilities", "frontier", "stress", "scenarios")
 _META_PREFIX = b"stressfrontier."
+#: columns of view_checks.parquet
+CHECK_COLUMNS = ["view_set", "view", "stat", "on", "op", "target", "prior_value", "attained", "violation",
+                 "confidence", "attained_unblended"]
 
 
 def package_versions() -> dict[str, str]:
@@ -91,6 +96,16 @@ def atomic_write_parquet(path: Path, df: pd.DataFrame, metadata: dict[str, Any] 
     atomic_write_bytes(path, sink.getvalue().to_pybytes())
 
 
+def view_part(i: int) -> str:
+    """Part key of view set ``i`` (0 = the prior)."""
+    return f"v{i}"
+
+
+def portfolio_part(view: int, rm: str, cset: int, kind: str, point: int) -> str:
+    """Part key of one portfolio: view set index, measure, constraint set index, kind and point."""
+    return f"{view}-{rm}-{cset}-{kind}{point}"
+
+
 class RunStore:
     """The output folder of one run."""
 
@@ -139,6 +154,30 @@ class RunStore:
         if folder.is_dir():
             for f in sorted(folder.glob("*.parquet")):
                 yield f.stem, pq.read_table(f).to_pandas()
+
+    # -- view sets (resume) ------------------------------------------------------------------
+    def save_view(self, i: int, row: dict[str, Any], q: Any, checks: list[dict[str, Any]]) -> None:
+        """Save view set ``i``: posterior ``q`` (S,) or None, check rows, then its ``views`` row (last:
+        the row marks the view set done)."""
+        part = view_part(i)
+        if q is not None:
+            probs = pd.DataFrame({"scenario": np.arange(len(q)), "view_set": row["view_set"], "probability": q})
+        else:
+            probs = pd.DataFrame({"scenario": np.array([], dtype=np.int64), "view_set": np.array([], dtype=object),
+                                  "probability": np.array([], dtype=float)})
+        self.write_part("probabilities", part, probs)
+        self.write_part("view_checks", part, pd.DataFrame(checks, columns=CHECK_COLUMNS))
+        self.write_part("views", part, pd.DataFrame([row]))
+
+    def load_view(self, i: int) -> tuple[dict[str, Any], Any, list[dict[str, Any]]] | None:
+        """(``views`` row, posterior or None, check rows) saved for view set ``i``, or None."""
+        part = view_part(i)
+        if not (self.has_part("views", part) and self.has_part("probabilities", part)):
+            return None
+        row = self.read_part("views", part).iloc[0].to_dict()
+        q = self.read_part("probabilities", part)["probability"].to_numpy() if row["status"] == "ok" else None
+        checks = self.read_part("view_checks", part) if self.has_part("view_checks", part) else pd.DataFrame()
+        return row, q, checks.to_dict("records")
 
     # -- final tables ------------------------------------------------------------------------
     def write_table(self, table: str, df: pd.DataFrame) -> Path:

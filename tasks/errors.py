@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["ViewsInfeasible"]
+__all__ = ["ViewsInfeasible", "ScenarioFileError"]
 
 
 class ViewsInfeasible(ValueError):
@@ -21,3 +21,18 @@ class ViewsInfeasible(ValueError):
     def __init__(self, message: str, views: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.views: list[str] = list(views)
+
+
+class ScenarioFileError(ValueError):
+    """A user scenario file cannot be used.
+
+    Attributes
+    ----------
+    field : str
+        The setting the problem concerns: ``"source"`` (the file, its columns or values) or
+        ``"probability_column"``.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field

@@ -3,6 +3,12 @@ curves, the instrument classes (cash, futures/forwards, European options, varian
 FX forwards), full repricing on driver scenarios, and the Greek matrix of a book.
 """
 
+from tasks.instruments._black import (
+    black76_greeks,
+    black76_price,
+    black_scholes_greeks,
+    black_scholes_price,
+)
 from tasks.instruments._curves import (
     ZeroCurve,
     flat_curve,
@@ -17,6 +23,7 @@ from tasks.instruments._greeks import (
     instrument_greeks,
     portfolio_greeks,
 )
+from tasks.instruments._implied_vol import implied_vol_black76
 from tasks.instruments._instruments import (
     Bond,
     Cash,
@@ -26,19 +33,14 @@ from tasks.instruments._instruments import (
     Instrument,
     VarianceSwap,
     forward_rate,
-    instrument_pnl,
     market_value,
+    zero_rate,
+)
+from tasks.instruments._repricing import (
+    instrument_pnl,
     pnl_matrix,
     pnl_paths,
     scenario_pnl,
-    zero_rate,
-)
-from tasks.instruments._pricing import (
-    black76_greeks,
-    black76_price,
-    black_scholes_greeks,
-    black_scholes_price,
-    implied_vol_black76,
 )
 
 __all__ = [

@@ -42,6 +42,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from tasks.instruments._black import black76_greeks, black_scholes_greeks
 from tasks.instruments._curves import ZeroCurve
 from tasks.instruments._instruments import (
     Bond,
@@ -55,7 +56,6 @@ from tasks.instruments._instruments import (
     market_value,
     zero_rate,
 )
-from tasks.instruments._pricing import black76_greeks, black_scholes_greeks
 from tasks.vocabulary import GREEKS, Greek
 
 __all__ = [

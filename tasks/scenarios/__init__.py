@@ -47,6 +47,12 @@ from tasks.scenarios._history import (
     uniform_probabilities,
 )
 
+from tasks.scenarios._files import (
+    load_scenario_file,
+    read_scenario_file,
+    scenario_file_columns,
+)
+
 __all__ = [
     "LognormalModel",
     "StudentTModel",
@@ -86,4 +92,7 @@ __all__ = [
     "historical_scenarios",
     "prior_probabilities",
     "uniform_probabilities",
+    "load_scenario_file",
+    "read_scenario_file",
+    "scenario_file_columns",
 ]

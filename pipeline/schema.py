@@ -1,0 +1,377 @@
+"""The config schema: what a run's YAML may say, with types, defaults and units (pydantic v2).
+
+Field types come from the numerics' vocabulary (:mod:`tasks.vocabulary`): a risk measure, a
+Greek, a view stat or an SEP method is validated against the enum the solvers use, with a
+one-line error naming the choices. Cross-field checks live in :mod:`pipeline.validate`; turning a
+valid config into the run's inputs lives in :mod:`pipeline.resolve`.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
+
+from tasks.optimization import CvarMethod
+from tasks.scenarios import DriverKind
+from tasks.views import parse_expression
+from tasks.vocabulary import (
+    OPS,
+    SINGLE_PORTFOLIOS,
+    STATS,
+    Greek,
+    Objective,
+    RiskMeasure,
+    SEPMethod,
+    ViewStat,
+)
+
+__all__ = [
+    "RunConfig",
+    "ScenarioSpec",
+    "DriverSpec",
+    "CurveSpec",
+    "InstrumentSpec",
+    "ViewSpec",
+    "ViewSetSpec",
+    "ConstraintSpec",
+    "ConstraintSetSpec",
+    "OptimizationSpec",
+    "INSTRUMENT_KINDS",
+    "MULTI_KIND",
+]
+
+
+def _member(cls: type[enum.StrEnum], what: str, choices: tuple[str, ...] | None = None) -> BeforeValidator:
+    """Validator turning a string into a member of ``cls``, with 'unknown <what> ...; expected one of ...'."""
+    allowed = choices if choices is not None else tuple(m.value for m in cls)
+
+    def check(v: Any) -> enum.StrEnum:
+        if isinstance(v, str) and v in allowed:
+            return cls(v)
+        raise ValueError(f"unknown {what} {v!r}; expected one of {', '.join(allowed)}")
+
+    return BeforeValidator(check)
+
+
+Measure = Annotated[RiskMeasure, _member(RiskMeasure, "risk measure")]
+GreekCode = Annotated[Greek, _member(Greek, "Greek")]
+Stat = Annotated[ViewStat, _member(ViewStat, "stat", STATS)]
+Method = Annotated[SEPMethod, _member(SEPMethod, "method")]
+SinglePortfolio = Annotated[Objective, _member(Objective, "single-portfolio objective",
+                                               tuple(o.value for o in SINGLE_PORTFOLIOS))]
+FrontierObjective = Annotated[Objective, _member(Objective, "frontier objective", ("MinRisk",))]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DriverSpec(_Model):
+    """A risk driver (see :mod:`tasks.scenarios`): ``spot``/``fx``/``vol`` drivers are log-changes
+    with annual arithmetic drift ``mu`` and volatility ``sigma``; ``rate`` drivers are additive
+    changes of a curve factor (decimal rate units) with drift ``mu`` and volatility ``sigma``."""
+
+    name: str = Field(min_length=1)
+    kind: DriverKind = "spot"
+    mu: float = 0.0
+    sigma: float = Field(default=0.0, ge=0.0)
+
+
+class CurveSpec(_Model):
+    """A zero curve (continuous compounding) shocked by optional parallel and slope drivers."""
+
+    name: str = Field(min_length=1)
+    tenors: list[float] = Field(min_length=1, description="years, increasing")
+    rates: list[float] = Field(min_length=1, description="zero rates, decimals")
+    parallel_driver: str | None = None
+    slope_driver: str | None = None
+    slope_short: float = Field(default=2.0, gt=0)
+    slope_long: float = Field(default=10.0, gt=0)
+
+
+class ScenarioSpec(_Model):
+    count: int = Field(default=10_000, ge=10)
+    chunks: int = Field(default=4, ge=1)
+    block_size: int = Field(default=1000, ge=1)
+    model: Literal["lognormal", "student_t"] = "lognormal"
+    nu: float | None = Field(default=None, gt=2.0, description="Student-t degrees of freedom")
+    moment_matching: bool = True
+    steps: int | None = Field(default=None, ge=1, description="path steps per scenario (drawdown measures)")
+    drivers: list[DriverSpec] = Field(default_factory=list)
+    correlation: list[list[float]] | None = None
+    source: str | None = None
+    returns: Literal["simple", "log"] = "simple"
+    probability_column: str | None = None
+    prior: Literal["uniform", "exponential"] = "uniform"
+    half_life: float | None = Field(default=None, gt=0, description="rows, for prior: exponential")
+    write: bool = False
+
+
+class CashSpec(_Model):
+    name: str = Field(min_length=1)
+    kind: Literal["cash", "equity"]
+    driver: str
+    fx_driver: str | None = None
+
+
+class FutureSpec(_Model):
+    name: str = Field(min_length=1)
+    kind: Literal["future", "forward"]
+    driver: str
+    maturity: float = Field(gt=0, description="years")
+    spot: float = Field(default=1.0, gt=0)
+    rate: float = 0.0
+    dividend: float = 0.0
+    curve: str | None = None
+    margin: float = Field(default=0.0, ge=0, description="initial margin per unit notional (v)")
+    strike: float | None = Field(default=None, gt=0)
+    fx_driver: str | None = None
+
+
+class OptionSpec(_Model):
+    name: str = Field(min_length=1)
+    kind: Literal["option"]
+    driver: str
+    option_type: Literal["call", "put"]
+    strike: float = Field(gt=0)
+    maturity: float = Field(gt=0, description="years")
+    vol: float = Field(gt=0, description="implied volatility, annual")
+    rate: float = 0.0
+    dividend: float = 0.0
+    spot: float = Field(default=1.0, gt=0)
+    model: Literal["black_scholes", "black76"] = "black_scholes"
+    skew: float = 0.0
+    vol_driver: str | None = None
+    vol_floor: float = Field(default=1e-3, gt=0)
+    curve: str | None = None
+    fx_driver: str | None = None
+
+
+class VarianceSwapSpec(_Model):
+    name: str = Field(min_length=1)
+    kind: Literal["variance_swap"]
+    driver: str
+    maturity: float = Field(gt=0, description="years")
+    vol: float = Field(gt=0, description="implied vol of the remaining period, annual")
+    strike: float | None = Field(default=None, gt=0, description="vol strike (default: fair)")
+    vol_driver: str | None = None
+    rate: float = 0.0
+    curve: str | None = None
+    fx_driver: str | None = None
+
+
+class BondSpec(_Model):
+    name: str = Field(min_length=1)
+    kind: Literal["bond"]
+    maturity: float = Field(gt=0, description="years")
+    coupon: float = Field(default=0.0, ge=0)
+    frequency: int = Field(default=1, ge=1)
+    curve: str | None = None
+    rate: float = 0.0
+    spread: float = 0.0
+    fx_driver: str | None = None
+
+
+class FxForwardSpec(_Model):
+    name: str = Field(min_length=1)
+    kind: Literal["fx_forward"]
+    driver: str
+    maturity: float = Field(gt=0, description="years")
+    strike: float | None = Field(default=None, gt=0)
+    spot: float = Field(default=1.0, gt=0)
+    rate: float = 0.0
+    foreign_rate: float = 0.0
+    curve: str | None = None
+    foreign_curve: str | None = None
+
+
+InstrumentSpec = Annotated[
+    CashSpec | FutureSpec | OptionSpec | VarianceSwapSpec | BondSpec | FxForwardSpec,
+    Field(discriminator="kind"),
+]
+INSTRUMENT_KINDS = ("cash", "equity", "future", "forward", "option", "variance_swap", "bond", "fx_forward")
+MULTI_KIND = ("cash", "equity", "future", "forward")
+
+
+class ViewSpec(_Model):
+    """One view ``stat(on) op value`` (see :class:`tasks.views.View`)."""
+
+    stat: Stat
+    on: str | list[str] | dict[str, float]
+    op: str
+    value: float | str
+    alpha: float | None = Field(default=None, gt=0.0, lt=1.0, description="VaR/CVaR tail probability")
+    confidence: float = Field(default=1.0, gt=0.0, le=1.0)
+    threshold: float | None = Field(default=None, description="x in P(X <= x) for stat: prob")
+
+    @field_validator("op")
+    @classmethod
+    def _op(cls, v: str) -> str:
+        if v not in OPS:
+            raise ValueError(f"unknown operator {v!r}; expected one of {', '.join(OPS)}")
+        return v
+
+    @field_validator("value")
+    @classmethod
+    def _value(cls, v: float | str) -> float | str:
+        if isinstance(v, str):
+            try:
+                parse_expression(v, allowed=("prior", "prior_mean", "prior_vol"))
+            except ValueError as exc:
+                raise ValueError(f"value must be a number or an expression over prior, prior_mean and "
+                                 f"prior_vol, e.g. 'prior * 1.2' ({exc})") from None
+        elif not np.isfinite(v):
+            raise ValueError("value must be finite")
+        return v
+
+
+class ViewSetSpec(_Model):
+    """A set of views solved together: Sequential Entropy Pooling (H1, H2) or Meucci's original."""
+
+    name: str = Field(min_length=1)
+    method: Method = SEPMethod.H1
+    stages: list[list[int]] | None = Field(default=None, description="custom stage order: view indices")
+    views: list[ViewSpec] = Field(min_length=1)
+
+
+class ConstraintSpec(_Model):
+    """Portfolio constraints beyond bounds and the budget (see :class:`tasks.optimization.Constraints`).
+
+    Exposures and caps are in units of the portfolio's market value (budget 1).
+    """
+
+    groups: dict[str, list[str]] = Field(default_factory=dict, description="group name -> instruments")
+    group_bounds: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)
+    linear: list[str] = Field(default_factory=list, description='e.g. "Put_90 + Put_95 >= -0.3"')
+    sht: bool = True
+    uppersht: float | None = Field(default=None, ge=0, description="sum of short exposures <=")
+    upperlng: float | None = Field(default=None, ge=0, description="sum of long exposures <=")
+    leverage: float | None = Field(default=None, gt=0, description="gross exposure sum|e| <=")
+    margin_rates: dict[str, float] = Field(default_factory=dict, description="instrument -> margin per unit |e|")
+    margin: float | None = Field(default=None, gt=0, description="sum m_i |e_i| <=")
+    holdings: dict[str, float] = Field(default_factory=dict, description="current exposures e0 (turnover)")
+    turnover: float | None = Field(default=None, gt=0, description="sum |e - e0| <=")
+    benchmark: dict[str, float] = Field(default_factory=dict, description="benchmark exposures (tracking error)")
+    tracking_error: float | None = Field(default=None, gt=0, description="std of P&L minus benchmark P&L <=")
+    caps: dict[Measure, float] = Field(default_factory=dict, description="risk measure -> cap")
+    greeks: dict[GreekCode, dict[str, tuple[float | None, float | None]]] = Field(
+        default_factory=dict, description="greek -> underlying -> [lo, hi] on portfolio Greeks")
+    delta_neutral: list[str] = Field(default_factory=list, description="underlyings with |delta| <= tol")
+    neutral_tol: float = Field(default=1e-6, gt=0)
+
+    @field_validator("caps")
+    @classmethod
+    def _caps(cls, v: dict[RiskMeasure, float]) -> dict[RiskMeasure, float]:
+        for k, cap in v.items():
+            if not cap > 0:
+                raise ValueError(f"cap on {k} must be > 0")
+        return v
+
+
+class ConstraintSetSpec(ConstraintSpec):
+    """An extra frontier with more constraints (added to ``optimization.constraints``)."""
+
+    risk_measures: list[Measure] | None = Field(default=None, description="default: optimization.risk_measures")
+
+    @field_validator("risk_measures")
+    @classmethod
+    def _rms(cls, v: list[RiskMeasure] | None) -> list[RiskMeasure] | None:
+        return None if v is None else _no_duplicates(v)
+
+
+def _no_duplicates(v: list[RiskMeasure]) -> list[RiskMeasure]:
+    if len(set(v)) != len(v):
+        raise ValueError("duplicate risk measures")
+    return v
+
+
+class OptimizationSpec(_Model):
+    risk_measures: list[Measure] = Field(default_factory=lambda: [RiskMeasure.CVaR], min_length=1)
+    objective: FrontierObjective = Objective.MinRisk
+    portfolios: list[SinglePortfolio] = Field(
+        default_factory=list, description="single portfolios per (view set, measure, constraint set)")
+    rf: float = Field(default=0.0, description="risk-free rate (Sharpe) and FLPM/SLPM threshold")
+    l: float = Field(default=2.0, gt=0, description="risk aversion of the Utility objective")
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    demean: bool = False
+    points: int = Field(default=20, ge=2)
+    targets: list[float] = Field(default_factory=list)
+    bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    solver: Literal["CLARABEL", "HIGHS"] = "CLARABEL"
+    cvar_method: CvarMethod = "auto"
+    constraints: ConstraintSpec = Field(default_factory=ConstraintSpec)
+    constraint_sets: dict[str, ConstraintSetSpec] = Field(default_factory=dict)
+
+    @field_validator("risk_measures")
+    @classmethod
+    def _rms(cls, v: list[RiskMeasure]) -> list[RiskMeasure]:
+        return _no_duplicates(v)
+
+
+class OutputSpec(_Model):
+    dir: str | None = None
+
+
+class ClusterSpec(_Model):
+    workers: int = Field(default=2, ge=1)
+    threads_per_worker: int = Field(default=1, ge=1)
+
+
+class RunConfig(_Model):
+    """A whole run. See README 'Config reference' for every key, default and unit."""
+
+    name: str = Field(default="run", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    seed: int = Field(default=0, ge=0)
+    horizon: float = Field(default=1.0, gt=0.0, description="years")
+    scenarios: ScenarioSpec = Field(default_factory=ScenarioSpec)
+    curves: list[CurveSpec] = Field(default_factory=list)
+    instruments: list[InstrumentSpec] = Field(min_length=1)
+    views: list[ViewSetSpec] = Field(default_factory=list)
+    optimization: OptimizationSpec = Field(default_factory=OptimizationSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+    cluster: ClusterSpec = Field(default_factory=ClusterSpec)
+    # set by the loader, not by users: directory relative paths are resolved against
+    base_dir: str = Field(default=".", exclude=True)
+    _source_columns: list[str] | None = PrivateAttr(default=None)
+
+    # ---- names and paths (objects are built in pipeline.resolve) --------------------------------
+    @property
+    def driver_names(self) -> list[str]:
+        """Simulated drivers' names, or a scenario file's driver columns (read by validation)."""
+        if self.scenarios.source is not None:
+            return list(self._source_columns or [])
+        return [d.name for d in self.scenarios.drivers]
+
+    @property
+    def instrument_names(self) -> list[str]:
+        return [i.name for i in self.instruments]
+
+    def source_path(self) -> Path | None:
+        """``scenarios.source`` resolved against the config file's folder."""
+        src = self.scenarios.source
+        if src is None:
+            return None
+        p = Path(src)
+        return (p if p.is_absolute() else Path(self.base_dir) / p).resolve()
+
+    def constraint_set_names(self) -> list[str]:
+        """``base`` (the ``optimization.constraints``) then every named extra set."""
+        return ["base"] + list(self.optimization.constraint_sets)
+
+    def set_measures(self, name: str) -> list[RiskMeasure]:
+        """Risk measures whose frontiers are computed under constraint set ``name``."""
+        if name == "base":
+            return list(self.optimization.risk_measures)
+        return list(self.optimization.constraint_sets[name].risk_measures or self.optimization.risk_measures)
+
+    def output_dir(self) -> Path:
+        """Output folder: ``output.dir`` or ``runs/<name>``, relative to the working directory."""
+        return Path(self.output.dir or f"runs/{self.name}").resolve()
+
+    def canonical(self) -> dict[str, Any]:
+        """The config as JSON-ready data (what the manifest stores and the config hash covers)."""
+        return self.model_dump(mode="json", exclude={"base_dir"})
