@@ -72,6 +72,8 @@ def _loc_to_path(loc: tuple[Any, ...]) -> str:
             parts.append(f"[{item}]")
         elif item in INSTRUMENT_KINDS and parts and parts[-1].endswith("]"):
             continue  # discriminator tag of the instrument union
+        elif item == "[key]":
+            continue  # a mapping's key failed: the path already ends with that key
         else:
             parts.append(("." if parts else "") + str(item))
     return "".join(parts)

@@ -347,34 +347,8 @@ def _tracking_factor(R: np.ndarray, p: np.ndarray, bench: np.ndarray) -> np.ndar
     return np.linalg.qr(Zc, mode="r")
 
 
-def compile_constraints(
-    cons: Constraints | None,
-    *,
-    R: np.ndarray,
-    p: np.ndarray,
-    names: Sequence[str] | None = None,
-    bounds: Any = None,
-) -> CompiledConstraints:
-    """Validate ``cons`` and compile it to homogeneous blocks.
-
-    Parameters
-    ----------
-    cons : Constraints or None
-    R : (S, N) P&L per unit exposure (for the tracking-error factor and benchmark P&L).
-    p : (S,) scenario probabilities (normalised).
-    names : N instrument names (needed by name-based inputs and text expressions).
-    bounds : extra (lower, upper) exposure bounds, intersected with ``cons.bounds``.
-
-    Returns
-    -------
-    CompiledConstraints
-    """
-    cons = cons or Constraints()
-    if not isinstance(cons, Constraints):
-        raise TypeError(f"constraints must be a Constraints instance, got {type(cons).__name__}")
-    s, n = R.shape
-    if names is not None and len(names) != n:
-        raise ValueError(f"names has {len(names)} entries for {n} instruments")
+def _exposure_bounds(cons: Constraints, n: int, names: Sequence[str] | None, bounds: Any) -> Bounds:
+    """Per-instrument bounds: ``bounds`` intersected with ``cons.bounds`` (and ``e >= 0`` if not sht)."""
     lo1, hi1 = _bounds(bounds, n, names, "bounds")
     lo2, hi2 = _bounds(cons.bounds, n, names, "constraints.bounds")
     lo, hi = np.maximum(lo1, lo2), np.minimum(hi1, hi2)
@@ -384,7 +358,11 @@ def compile_constraints(
         bad = int(np.flatnonzero(lo > hi)[0])
         raise ValueError(f"exposure bounds are empty for instrument {names[bad] if names else bad}: "
                          f"lower {lo[bad]} > upper {hi[bad]}")
+    return Bounds(lo, hi)
 
+
+def _linear_blocks(cons: Constraints, n: int, names: Sequence[str] | None) -> list[LinearRows]:
+    """Group bounds, text expressions, raw ``A e >= B`` and Greek limits, in that order."""
     linear: list[LinearRows] = []
     for group, lim in cons.group_bounds.items():
         if group not in cons.groups:
@@ -414,7 +392,11 @@ def compile_constraints(
         linear.append(LinearRows(A, B, np.full(len(B), np.inf), "ainequality"))
     if cons.greeks is not None:
         linear.extend(_greek_rows(cons.greeks, n))
+    return linear
 
+
+def _absolute_blocks(cons: Constraints, n: int, names: Sequence[str] | None) -> list[AbsSum]:
+    """Gross leverage, margin and turnover caps (``sum_i w_i |e_i - c_i| <= cap``)."""
     absolute: list[AbsSum] = []
     zeros = np.zeros(n)
     if cons.leverage is not None:
@@ -433,13 +415,23 @@ def compile_constraints(
         absolute.append(AbsSum(np.ones(n), e0, float(cons.turnover), "turnover"))
     elif cons.holdings is not None:
         _vector(cons.holdings, n, names, "holdings")  # validate anyway
+    return absolute
 
+
+def _signed_blocks(cons: Constraints) -> list[SignedSum]:
+    """Caps on the summed short and long positions."""
     signed: list[SignedSum] = []
     if cons.uppersht is not None:
         signed.append(SignedSum("short", float(cons.uppersht), "uppersht"))
     if cons.upperlng is not None:
         signed.append(SignedSum("long", float(cons.upperlng), "upperlng"))
+    return signed
 
+
+def _tracking_blocks(cons: Constraints, R: np.ndarray, p: np.ndarray,
+                     names: Sequence[str] | None) -> list[TrackingError]:
+    """The tracking-error cap against benchmark exposures or benchmark P&L."""
+    s, n = R.shape
     tracking: list[TrackingError] = []
     has_bench = (cons.benchmark is not None, cons.benchmark_pnl is not None)
     if all(has_bench):
@@ -456,8 +448,43 @@ def compile_constraints(
         if not np.isfinite(bench[p > 0]).all():
             raise ValueError("benchmark P&L must be finite")
         tracking.append(TrackingError(_tracking_factor(R, p, bench), float(cons.TE)))
+    return tracking
 
-    return CompiledConstraints(Bounds(lo, hi), tuple(linear), tuple(absolute), tuple(signed),
+
+def compile_constraints(
+    cons: Constraints | None,
+    *,
+    R: np.ndarray,
+    p: np.ndarray,
+    names: Sequence[str] | None = None,
+    bounds: Any = None,
+) -> CompiledConstraints:
+    """Validate ``cons`` and compile it to homogeneous blocks.
+
+    Parameters
+    ----------
+    cons : Constraints or None
+    R : (S, N) P&L per unit exposure (for the tracking-error factor and benchmark P&L).
+    p : (S,) scenario probabilities (normalised).
+    names : N instrument names (needed by name-based inputs and text expressions).
+    bounds : extra (lower, upper) exposure bounds, intersected with ``cons.bounds``.
+
+    Returns
+    -------
+    CompiledConstraints
+    """
+    cons = cons or Constraints()
+    if not isinstance(cons, Constraints):
+        raise TypeError(f"constraints must be a Constraints instance, got {type(cons).__name__}")
+    _, n = R.shape
+    if names is not None and len(names) != n:
+        raise ValueError(f"names has {len(names)} entries for {n} instruments")
+    exposure = _exposure_bounds(cons, n, names, bounds)
+    linear = _linear_blocks(cons, n, names)
+    absolute = _absolute_blocks(cons, n, names)
+    signed = _signed_blocks(cons)
+    tracking = _tracking_blocks(cons, R, p, names)
+    return CompiledConstraints(exposure, tuple(linear), tuple(absolute), tuple(signed),
                                tuple(tracking), cons.caps())
 
 

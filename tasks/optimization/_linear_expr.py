@@ -8,29 +8,31 @@ Examples of accepted text::
     "0.5 * (Call_ATMF - Put_ATMF) == 0"
     "'SPX 4000 C' + `odd-name` >= 0"  # quote names that are not identifiers
 
-Grammar (recursive descent, no ``eval``)::
+Grammar: the ``comparison`` of :mod:`tasks.expressions` (recursive descent, no ``eval``) with
+:data:`tasks.expressions.CONSTRAINT_SYNTAX` (dotted and quoted names)::
 
     constraint := expr CMP expr            CMP in  <=  >=  ==  =  ≤  ≥
     expr       := term (("+" | "-") term)*
     term       := factor (("*" | "/") factor)*
     factor     := ("+" | "-") factor | NUMBER | NAME | "(" expr ")"
 
-Products of two non-constant terms and division by a non-constant raise ``ValueError``: the result
-is always linear. :func:`parse_constraint` returns a :class:`LinearConstraint`
-``sum_j coef_j * name_j  (sense)  rhs``; :func:`constraint_rows` resolves the names against the
-instruments and groups and returns rows of ``A e >= B`` (and ``A_eq e = B_eq``).
+Products of two non-constant terms, division by a non-constant and non-finite numbers raise
+``ValueError`` (:class:`tasks.expressions.ExpressionError`): the result is always linear.
+:func:`parse_constraint` returns a :class:`LinearConstraint` ``sum_j coef_j * name_j  (sense)  rhs``;
+:func:`constraint_rows` resolves the names against the instruments and groups and returns rows of
+``A e >= B`` (and ``A_eq e = B_eq``).
 """
 
 from __future__ import annotations
 
 import difflib
 import enum
-import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from tasks.expressions import CONSTRAINT_SYNTAX, ExpressionError, linear_form, parse_comparison
 
 __all__ = ["Sense", "LinearConstraint", "parse_constraint", "constraint_rows", "resolve_names"]
 
@@ -61,108 +63,6 @@ class LinearConstraint:
     text: str
 
 
-_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-      | (?P<name>[A-Za-z_][A-Za-z0-9_.]*)
-      | (?P<quoted>'[^']*'|"[^"]*"|`[^`]*`)
-      | (?P<cmp><=|>=|==|=|≤|≥)
-      | (?P<op>[-+*/()])
-    )""",
-    re.VERBOSE,
-)
-_CMP = {"<=": Sense.LE, "≤": Sense.LE, ">=": Sense.GE, "≥": Sense.GE, "==": Sense.EQ, "=": Sense.EQ}
-
-
-def _tokenize(text: str) -> list[tuple[str, str]]:
-    pos, out = 0, []
-    stripped = text.rstrip()
-    while pos < len(stripped):
-        m = _TOKEN.match(stripped, pos)
-        if m is None or m.end() == pos:
-            raise ValueError(f"cannot parse {text!r}: unexpected character at position {pos}: "
-                             f"{stripped[pos:pos + 10]!r}")
-        kind = m.lastgroup
-        value = m.group(kind)
-        if kind == "quoted":
-            kind, value = "name", value[1:-1]
-            if not value.strip():
-                raise ValueError(f"cannot parse {text!r}: empty quoted name")
-        out.append((kind, value))
-        pos = m.end()
-    return out
-
-
-# A linear form: ({name: coef}, constant)
-_Form = tuple[dict[str, float], float]
-
-
-class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]], text: str) -> None:
-        self.toks, self.i, self.text = tokens, 0, text
-
-    def _peek(self) -> tuple[str, str] | None:
-        return self.toks[self.i] if self.i < len(self.toks) else None
-
-    def _fail(self, why: str) -> ValueError:
-        return ValueError(f"cannot parse {self.text!r}: {why}")
-
-    def expr(self) -> _Form:
-        coefs, const = self.term()
-        while (tok := self._peek()) is not None and tok[0] == "op" and tok[1] in "+-":
-            self.i += 1
-            c2, k2 = self.term()
-            sign = 1.0 if tok[1] == "+" else -1.0
-            for name, c in c2.items():
-                coefs[name] = coefs.get(name, 0.0) + sign * c
-            const += sign * k2
-        return coefs, const
-
-    def term(self) -> _Form:
-        left = self.factor()
-        while (tok := self._peek()) is not None and tok[0] == "op" and tok[1] in "*/":
-            self.i += 1
-            right = self.factor()
-            if tok[1] == "*":
-                if left[0] and right[0]:
-                    raise self._fail("product of two names is not linear")
-                scal, form = (left[1], right) if not left[0] else (right[1], left)
-                left = ({k: scal * c for k, c in form[0].items()}, scal * form[1])
-            else:
-                if right[0]:
-                    raise self._fail("division by a name is not linear")
-                if right[1] == 0.0:
-                    raise self._fail("division by zero")
-                left = ({k: c / right[1] for k, c in left[0].items()}, left[1] / right[1])
-        return left
-
-    def factor(self) -> _Form:
-        tok = self._peek()
-        if tok is None:
-            raise self._fail("expression ends too early")
-        kind, val = tok
-        self.i += 1
-        if kind == "op" and val in "+-":
-            coefs, const = self.factor()
-            s = 1.0 if val == "+" else -1.0
-            return {k: s * c for k, c in coefs.items()}, s * const
-        if kind == "num":
-            x = float(val)
-            if not math.isfinite(x):
-                raise self._fail(f"number {val} is not finite")
-            return {}, x
-        if kind == "name":
-            return {val: 1.0}, 0.0
-        if kind == "op" and val == "(":
-            form = self.expr()
-            close = self._peek()
-            if close != ("op", ")"):
-                raise self._fail("missing ')'")
-            self.i += 1
-            return form
-        raise self._fail(f"unexpected {val!r}")
-
-
 def parse_constraint(text: str) -> LinearConstraint:
     """Parse one linear constraint (see the module docstring for the grammar).
 
@@ -185,28 +85,16 @@ def parse_constraint(text: str) -> LinearConstraint:
     """
     if not isinstance(text, str):
         raise TypeError(f"a linear constraint must be a string, got {type(text).__name__}")
-    tokens = _tokenize(text)
-    cmps = [i for i, (k, _) in enumerate(tokens) if k == "cmp"]
-    if len(cmps) != 1:
-        raise ValueError(f"cannot parse {text!r}: need exactly one of <=, >=, == (found {len(cmps)})")
-    j = cmps[0]
-    sides = []
-    for part in (tokens[:j], tokens[j + 1:]):
-        if not part:
-            raise ValueError(f"cannot parse {text!r}: empty side of the comparison")
-        parser = _Parser(part, text)
-        form = parser.expr()
-        if parser.i != len(part):
-            raise ValueError(f"cannot parse {text!r}: unexpected {part[parser.i][1]!r}")
-        sides.append(form)
-    (lc, lk), (rc, rk) = sides
+    cmp = parse_comparison(text, CONSTRAINT_SYNTAX)
+    lc, lk = linear_form(cmp.left, text, finite=True)
+    rc, rk = linear_form(cmp.right, text, finite=True)
     coefs: dict[str, float] = dict(lc)
     for name, c in rc.items():
         coefs[name] = coefs.get(name, 0.0) - c
     coefs = {k: c for k, c in coefs.items() if c != 0.0}
     if not coefs:
-        raise ValueError(f"cannot parse {text!r}: no instrument or group name with a nonzero coefficient")
-    return LinearConstraint(coefs, _CMP[tokens[j][1]], rk - lk, text)
+        raise ExpressionError(text, "no instrument or group name with a nonzero coefficient")
+    return LinearConstraint(coefs, Sense(cmp.op), rk - lk, text)
 
 
 def resolve_names(

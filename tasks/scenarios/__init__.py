@@ -13,6 +13,11 @@ from tasks.scenarios._drivers import (
     drivers_chunk,
     simulate_drivers,
 )
+from tasks.scenarios._files import (
+    load_scenario_file,
+    read_scenario_file,
+    scenario_file_columns,
+)
 from tasks.scenarios._generation import (
     LognormalModel,
     StudentTModel,
@@ -45,12 +50,6 @@ from tasks.scenarios._history import (
     historical_scenarios,
     prior_probabilities,
     uniform_probabilities,
-)
-
-from tasks.scenarios._files import (
-    load_scenario_file,
-    read_scenario_file,
-    scenario_file_columns,
 )
 
 __all__ = [

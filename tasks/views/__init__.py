@@ -10,24 +10,15 @@ from tasks.views._entropy_pooling import (
     relative_entropy,
     solve_entropy_pooling,
 )
-from tasks.views._language import (
-    OPS,
-    STAGE_OF,
-    STATS,
-    Expression,
-    Op,
+from tasks.views._rows import (
     Plan,
     Row,
-    Stat,
-    View,
     ViewRows,
     attained,
     mean_pin,
     moment,
     original_plan,
     original_rows,
-    parse_expression,
-    parse_linear,
     reference_needs,
     statistic,
     target_value,
@@ -42,6 +33,17 @@ from tasks.views._sequential import (
     SequentialResult,
     StageResult,
     sequential_entropy_pooling,
+)
+from tasks.views._view import (
+    OPS,
+    STAGE_OF,
+    STATS,
+    Expression,
+    Op,
+    Stat,
+    View,
+    parse_expression,
+    parse_linear,
 )
 
 __all__ = [

@@ -8,26 +8,28 @@ import pytest
 import yaml
 
 from pipeline.config import ConfigError, load_config, parse_config
+from pipeline.resolve import build_plan
 from tests.conftest import ROOT
 
 
 def test_shipped_configs_validate():
     for path in sorted((ROOT / "configs").glob("*.yaml")):
-        cfg = load_config(path)
-        assert cfg.instruments
-    case = load_config(ROOT / "configs" / "derivatives_case.yaml")
-    corr = case.correlation_matrix()
+        plan = build_plan(load_config(path))
+        assert plan.book.names
+    case = build_plan(load_config(ROOT / "configs" / "derivatives_case.yaml"))
+    corr = case.scenarios.model.corr
     assert corr.shape == (10, 10) and np.allclose(corr, corr.T)
     assert corr[0, 1] == 0.6 and corr[4, 9] == 0.8 and corr[8, 9] == 0.5
-    lo, hi = case.bounds_arrays()
+    lo, hi = case.settings.lower, case.settings.upper
     assert lo[0] == 0.0 and hi[0] == 0.25 and lo[-1] == -0.5 and hi[-1] == 0.5
 
 
 def _bad(case_dict, mutate):
+    """The ConfigError of a mutated case config: schema, cross-field checks or plan resolution."""
     d = copy.deepcopy(case_dict)
     mutate(d)
     with pytest.raises(ConfigError) as info:
-        parse_config(d)
+        build_plan(parse_config(d))
     return info.value
 
 
@@ -78,8 +80,10 @@ def test_bounds_unknown_instrument_and_inverted(case_dict):
 def test_wrong_types_and_ranges(case_dict):
     assert _bad(case_dict, lambda d: d["optimization"].update(alpha=1.5)).path == "optimization.alpha"
     assert _bad(case_dict, lambda d: d["optimization"].update(points=1)).path == "optimization.points"
-    assert _bad(case_dict, lambda d: d["scenarios"]["drivers"][3].update(sigma=-0.1)).path == "scenarios.drivers[3].sigma"
-    assert _bad(case_dict, lambda d: d["optimization"].update(risk_measures=["CVAR"])).path == "optimization.risk_measures"
+    path = _bad(case_dict, lambda d: d["scenarios"]["drivers"][3].update(sigma=-0.1)).path
+    assert path == "scenarios.drivers[3].sigma"
+    path = _bad(case_dict, lambda d: d["optimization"].update(risk_measures=["CVAR"])).path
+    assert path == "optimization.risk_measures[0]"  # the element, not just the list
     assert _bad(case_dict, lambda d: d["instruments"][10].update(maturity=0.5)).path == "instruments[10].maturity"
     assert _bad(case_dict, lambda d: d["views"][0]["views"][0].update(op="==")).path == "views[0].views[0].op"
 
@@ -112,3 +116,58 @@ def test_console_script_is_installed():
     proc = subprocess.run([str(exe), "validate", str(ROOT / "configs" / "derivatives_case.yaml")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "16 instruments" in proc.stdout
+
+
+# ---- Greek limits: what validates must compile ---------------------------------------------------
+
+INDEX_BOOK = ROOT / "configs" / "index_options_book.yaml"
+
+
+def _index_book(**constraint_set) -> dict:
+    from pipeline.config import safe_load
+
+    d = safe_load(INDEX_BOOK.read_text())
+    d["optimization"]["constraint_sets"] = {"limited": constraint_set}
+    return d
+
+
+def test_rho_limit_resolves_to_a_greek_row():
+    plan = build_plan(parse_config(_index_book(greeks={"rho": {"USD": [-0.5, 0.5]}}), base_dir=INDEX_BOOK.parent))
+    limited = plan.constraint_sets[1]
+    assert limited.name == "limited"
+    g = limited.constraints.greeks
+    assert list(g.rows) == [("rho", "USD")]
+    j = list(plan.book.greek_keys).index(("rho", "USD"))
+    assert np.array_equal(np.asarray(g.matrix)[0], plan.book.greeks[:, j])
+
+
+def test_rho_limit_binds_in_the_optimiser():
+    """A rho limit that validates compiles and holds at the optimum (and binds when tight)."""
+    from tasks.optimization import PortfolioProblem
+
+    plan = build_plan(parse_config(_index_book(greeks={"rho": {"USD": [-0.05, 0.05]}}), base_dir=INDEX_BOOK.parent))
+    book, cs = plan.book, plan.constraint_sets[1]
+    rng = np.random.default_rng(3)
+    R = rng.normal(0.002, 0.03, size=(400, len(book.names)))
+    st = cs.settings
+    free = PortfolioProblem(R, None, v=book.v, rm="MV", bounds=(st.lower, st.upper),
+                            constraints=plan.constraint_sets[0].constraints, names=list(book.names)).max_return()
+    prob = PortfolioProblem(R, None, v=book.v, rm="MV", bounds=(st.lower, st.upper), constraints=cs.constraints,
+                            names=list(book.names))
+    res = prob.max_return()
+    j = list(book.greek_keys).index(("rho", "USD"))
+    rho = float(res.exposures @ book.greeks[:, j])
+    assert res.ok and -0.05 - 1e-7 <= rho <= 0.05 + 1e-7
+    assert abs(float(free.exposures @ book.greeks[:, j])) > 0.05  # the limit is not slack
+    assert res.expected_return < free.expected_return
+
+
+def test_unknown_greek_and_missing_underlying_are_refused_with_key_paths():
+    with pytest.raises(ConfigError) as info:
+        parse_config(_index_book(greeks={"vanna": {"SPX": [-1, 1]}}), base_dir=INDEX_BOOK.parent)
+    assert info.value.path == "optimization.constraint_sets.limited.greeks.vanna"
+    assert "unknown Greek 'vanna'" in info.value.reason and "rho" in info.value.reason
+    with pytest.raises(ConfigError) as info:
+        build_plan(parse_config(_index_book(greeks={"gamma": {"USD": [-1, 1]}}), base_dir=INDEX_BOOK.parent))
+    assert info.value.path == "optimization.constraint_sets.limited.greeks.gamma.USD"
+    assert "no instrument has a gamma on 'USD'" in info.value.reason

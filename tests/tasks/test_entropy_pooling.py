@@ -1,4 +1,4 @@
-"""Tests for the Entropy Pooling solver core (tasks/entropy_pooling.py).
+"""Tests for the Entropy Pooling solver core (tasks/views/_entropy_pooling.py, _newton.py, _certificates.py).
 
 Every reference here is computed by an independent method: a scalar root-finder for
 the exponential tilt, the KKT conditions evaluated directly, an exponential-cone
@@ -383,7 +383,7 @@ def test_edge_of_joint_feasibility_is_solved_exactly_via_lp():
 
 def test_certificate_lp_and_textbook_max_support_lp_agree():
     """The two LP routes to the maximal support (internal) give the same answer."""
-    import tasks.views._entropy_pooling as ep
+    import tasks.views._certificates as ep
 
     rng = np.random.default_rng(21)
     u = rng.random((3000, 2))
@@ -475,7 +475,7 @@ def test_variance_and_higher_moment_views_are_attained():
 
 
 def test_moderately_large_problem_reaches_tight_residual(monkeypatch):
-    import tasks.views._entropy_pooling as ep
+    import tasks.views._newton as ep
 
     rng = np.random.default_rng(17)
     S, n = 300_000, 5

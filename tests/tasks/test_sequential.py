@@ -1,4 +1,4 @@
-"""Tests for Sequential Entropy Pooling and CVaR views (tasks/sequential.py).
+"""Tests for Sequential Entropy Pooling and CVaR views (tasks/views/_sequential.py, _sep_levels.py).
 
 Attained statistics are recomputed independently of tasks.views (numpy weighted moments, a
 sort-based CVaR); the CVaR root search is checked against an exponential-cone solve of the convex
@@ -411,7 +411,7 @@ def test_checks_table(market):
 
 def test_level_search_steps_around_infeasible_levels():
     """The VaR-level search on a synthetic mismatch with a region where 'EP' is infeasible."""
-    from tasks.views._sequential import _find_level
+    from tasks.views._sep_levels import _find_level
 
     grid = np.arange(100.0)
 
