@@ -28,6 +28,7 @@ from pipeline.plan import (
 from pipeline.schema import MULTI_KIND, ConstraintSetSpec, ConstraintSpec, RunConfig
 from pipeline.sources import load_source
 from pipeline.validate import correlation_matrix
+from tasks.expressions import Expression
 from tasks.instruments import (
     Bond,
     Cash,
@@ -42,7 +43,7 @@ from tasks.instruments import (
 )
 from tasks.optimization import Constraints, GreekLimits
 from tasks.scenarios import Driver, DriverModel, chunk_blocks
-from tasks.views import View
+from tasks.views import VALUE_NAMES, View, parse_expression
 from tasks.vocabulary import CAP_FIELDS, Greek
 
 __all__ = ["build_plan", "instrument_objects", "bounds_arrays", "constraint_set"]
@@ -123,6 +124,17 @@ def _scenarios(cfg: RunConfig) -> SimulationPlan | HistoryPlan:
 
 # ---- views --------------------------------------------------------------------------------------
 
+def _view_value(value: float | str, key: str) -> float | Expression:
+    """A view's value: the number, or its expression parsed (once) with a key-path error."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return parse_expression(value, VALUE_NAMES)
+    except ValueError as exc:
+        raise ConfigError(key, f"value must be a number or an expression over {', '.join(VALUE_NAMES)}, "
+                               f"e.g. 'prior * 1.2' ({exc})") from None
+
+
 def _view_set(cfg: RunConfig, i: int, book: BookPlan) -> ViewSetPlan:
     """View set ``views[i]`` with its views built (parsed) once and checked against the variables."""
     vs = cfg.views[i]
@@ -130,8 +142,9 @@ def _view_set(cfg: RunConfig, i: int, book: BookPlan) -> ViewSetPlan:
     views = []
     for j, v in enumerate(vs.views):
         key = f"views[{i}].views[{j}]"
+        value = _view_value(v.value, f"{key}.value")
         try:
-            view = View(v.stat.value, v.on, v.op, v.value, alpha=v.alpha, confidence=v.confidence,
+            view = View(v.stat.value, v.on, v.op, value, alpha=v.alpha, confidence=v.confidence,
                         threshold=v.threshold)
         except ValueError as exc:
             raise ConfigError(key, str(exc)) from None

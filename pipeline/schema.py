@@ -17,7 +17,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 
 from tasks.optimization import CvarMethod
 from tasks.scenarios import DriverKind
-from tasks.views import parse_expression
 from tasks.vocabulary import (
     OPS,
     SINGLE_PORTFOLIOS,
@@ -218,13 +217,8 @@ class ViewSpec(_Model):
     @field_validator("value")
     @classmethod
     def _value(cls, v: float | str) -> float | str:
-        if isinstance(v, str):
-            try:
-                parse_expression(v, allowed=("prior", "prior_mean", "prior_vol"))
-            except ValueError as exc:
-                raise ValueError(f"value must be a number or an expression over prior, prior_mean and "
-                                 f"prior_vol, e.g. 'prior * 1.2' ({exc})") from None
-        elif not np.isfinite(v):
+        """Numbers must be finite; an expression is parsed once, where the view is built."""
+        if not isinstance(v, str) and not np.isfinite(v):
             raise ValueError("value must be finite")
         return v
 

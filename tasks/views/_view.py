@@ -164,6 +164,16 @@ def _real(v: Any, what: str) -> float:
     return f
 
 
+def _value_expression(v: str | Expression) -> Expression:
+    """A view value's expression: parsed from text, or one the caller parsed (names checked)."""
+    if isinstance(v, str):
+        return parse_expression(v, VALUE_NAMES)
+    if not v.names <= set(VALUE_NAMES):
+        bad = ", ".join(sorted(v.names - set(VALUE_NAMES)))
+        raise ValueError(f"unknown name(s) {bad} in {v.text!r}; allowed: {', '.join(VALUE_NAMES)}")
+    return v
+
+
 @dataclass(frozen=True)
 class View:
     """One view ``stat(on) op value``.
@@ -177,7 +187,8 @@ class View:
         pairs or a string such as ``"2*SPX - Bond"``. Normalised on construction to a ``str``, a
         ``tuple[str, str]`` or a ``tuple[tuple[str, float], ...]``.
     op : ``"="``, ``"<="`` or ``">="``.
-    value : a number in the statistic's units, or an expression over the original prior
+    value : a number in the statistic's units, or an expression over the original prior (text, or
+        an :class:`tasks.expressions.Expression` already parsed)
         (``"prior"``, ``"prior * 1.2"``, ``"prior - 0.5*prior_vol"``; see the module docstring).
     alpha : tail probability in (0, 1); required for VaR and CVaR (0.05 = 95 %), else None.
     confidence : c in (0, 1]; the posterior of the views is blended with the prior,
@@ -198,7 +209,7 @@ class View:
     stat: Stat
     on: str | Sequence[str] | Mapping[str, float]
     op: Op
-    value: float | str
+    value: float | str | Expression
     alpha: float | None = None
     confidence: float = 1.0
     threshold: float | None = None
@@ -212,10 +223,11 @@ class View:
         object.__setattr__(self, "on", self._normalise_on(self.on))
         # value
         v = self.value
-        if isinstance(v, str):
-            expr = parse_expression(v, VALUE_NAMES)
+        if isinstance(v, (str, Expression)):
+            expr = _value_expression(v)
             if self.stat == "corr" and expr.names & {"prior_mean", "prior_vol"}:
-                raise ValueError(f"corr view value {v!r}: only 'prior' is defined for corr")
+                raise ValueError(f"corr view value {expr.text!r}: only 'prior' is defined for corr")
+            object.__setattr__(self, "value", expr.text)
             object.__setattr__(self, "expression", expr)
         else:
             object.__setattr__(self, "value", _real(v, "value"))

@@ -29,9 +29,8 @@ def test_example_book_runs_with_greeks(name, tmp_path):
     # option books carry gamma and vega on their underlyings, by construction of the exposures
     first = fr.iloc[0]
     e = first[[f"e_{n}" for n in cfg.instrument_names]].to_numpy(dtype=float)
-    from tasks.instruments import greeks_matrix
-    G, keys = greeks_matrix(cfg.instrument_objects())
-    expected = dict(zip(keys, e @ G))
+    book = pipeline.build_plan(cfg).book
+    expected = dict(zip(book.greek_keys, e @ book.greeks))
     rows = g[g["portfolio"] == first["portfolio"]].set_index("underlying")
     for (greek, und), val in expected.items():
         assert rows.loc[und, greek] == pytest.approx(val, abs=1e-12)
