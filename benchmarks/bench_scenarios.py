@@ -66,7 +66,7 @@ from tasks.instruments import (  # noqa: E402
     market_value,
     scenario_pnl,
 )
-from tasks.scenarios import (  # noqa: E402  # noqa: E402
+from tasks.scenarios import (  # noqa: E402
     Driver,
     DriverModel,
     block_ranges,

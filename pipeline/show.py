@@ -7,8 +7,9 @@ portfolios × evaluating view sets: expected return and CVaR) and the headline p
 every view. Returns, risks and exposures are printed in percent of portfolio value. Only pandas
 ``to_string`` is used (no external dependency).
 
+Each section is written by one ``_section_*`` function; :func:`format_run` calls them in order.
 The small helpers at the bottom (view-set order, exposure columns, risk-measure labels) are shared
-with :mod:`pipeline.report`.
+with :mod:`pipeline.report` and its ``pipeline.report_*`` modules.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
+from tasks.vocabulary import OK_STATUSES
+
 __all__ = ["show_run", "format_run", "pct"]
 
-OK_STATUSES = ("optimal", "optimal_inaccurate")
 MIN_EXPOSURE = 0.005  # exposures below 0.5 % in every headline portfolio are left out
 
 
@@ -68,158 +70,205 @@ def format_run(run: Mapping[str, Any], *, width: int = 120, run_dir: Path | str 
     run_dir : shown in the header.
     unicode : use Σ, ᵀ and box characters (else ASCII only).
     """
-    sig, vt, rule = ("Σe", "vᵀe", "─") if unicode else ("sum(e)", "v'e", "-")
-    out: list[str] = []
-
-    def section(title: str) -> None:
-        out.append("")
-        out.append(title)
-        out.append(rule * min(width, max(len(title), 20)))
-
-    def para(text: str) -> None:
-        out.extend(textwrap.wrap(text, width=width) or [""])
-
-    def table(df: pd.DataFrame, index: bool = True) -> None:
-        if df.empty:
-            out.append("(none)")
-            return
-        out.append(df.to_string(index=index, line_width=width, justify="right"))
-
+    out = _Text(width, unicode)
     man = run.get("manifest", {}) or {}
     cfg = man.get("config", {}) or {}
-    for line in _header(run, man, cfg, run_dir, " · " if unicode else " | ").splitlines():
-        out.extend(textwrap.wrap(line, width=width, break_long_words=False) or [""])
-
-    # ---- views -----------------------------------------------------------------------------
-    views = run.get("views")
-    section("View sets (Entropy Pooling diagnostics)")
-    if views is None or views.empty:
-        out.append("(no views table)")
-    else:
-        n_scen = scenario_count(run)
-        vt_df = pd.DataFrame({
-            "view set": views["view_set"].astype(str),
-            "status": views["status"].astype(str),
-            "views": views["n_views"].astype(int),
-            "relative entropy": views["relative_entropy"].map(lambda x: _num(x, 4)),
-            "ENS": views["effective_scenarios"].map(
-                lambda x: "-" if _isnan(x) else pct(x, 1)
-                + (f" ({x * n_scen:,.0f})" if n_scen else "")),
-            "max residual": views["max_residual"].map(lambda x: "-" if _isnan(x) else f"{x:.1e}"),
-        })
-        table(vt_df, index=False)
-        if "message" in views:
-            for name, msg in zip(views["view_set"], views["message"].fillna("").astype(str)):
-                if msg:
-                    para(f"{name}: {msg}")
-        checks = run.get("view_checks")
-        if checks is not None and not checks.empty:
-            out.append("")
-            out.append("View checks (mean/vol in %, skew/kurt as numbers):")
-            ck = pd.DataFrame({"view set": checks["view_set"].astype(str),
-                               "view": checks["view"].astype(str)})
-            for col, name in (("target", "target"), ("prior_value", "prior"), ("attained", "attained")):
-                ck[name] = [_stat_value(s, x) for s, x in zip(checks["stat"], checks[col])]
-            ck["violation"] = checks["violation"].map(lambda x: "-" if _isnan(x) else f"{x:.1e}")
-            table(ck, index=False)
-
-    # ---- frontiers ---------------------------------------------------------------------------
+    _section_header(out, run, man, cfg, run_dir)
+    _section_views(out, run)
     fr = run.get("frontier")
     if fr is None or fr.empty:
-        section("Frontiers")
-        out.append("(no frontier table)")
-        return "\n".join(out) + "\n"
+        out.section("Frontiers")
+        out.add("(no frontier table)")
+        return out.text()
+    _section_frontiers(out, run, fr, cfg)
+    _section_headlines(out, run, fr)
+    _section_stress(out, run, fr, cfg)
+    return out.text()
+
+
+class _Text:
+    """The lines of the output and how to write them at one width.
+
+    ``sig``, ``vt`` and ``rule`` are the column labels Σe and vᵀe and the underline character
+    (ASCII stand-ins when ``unicode`` is false); ``sep`` separates the header facts.
+    """
+
+    def __init__(self, width: int, unicode: bool) -> None:
+        self.width = width
+        self.sig, self.vt, self.rule = ("Σe", "vᵀe", "─") if unicode else ("sum(e)", "v'e", "-")
+        self.sep = " · " if unicode else " | "
+        self.lines: list[str] = []
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+
+    def section(self, title: str) -> None:
+        self.lines.append("")
+        self.lines.append(title)
+        self.lines.append(self.rule * min(self.width, max(len(title), 20)))
+
+    def para(self, text: str) -> None:
+        self.lines.extend(textwrap.wrap(text, width=self.width) or [""])
+
+    def table(self, df: pd.DataFrame, index: bool = True) -> None:
+        if df.empty:
+            self.lines.append("(none)")
+            return
+        self.lines.append(df.to_string(index=index, line_width=self.width, justify="right"))
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+# -- sections --------------------------------------------------------------------------------
+def _section_header(out: _Text, run: Mapping[str, Any], man: Mapping[str, Any], cfg: Mapping[str, Any],
+                    run_dir: Path | str | None) -> None:
+    """Run name, folder and one line of facts (seed, scenarios, instruments, horizon, wall time)."""
+    for line in _header(run, man, cfg, run_dir, out.sep).splitlines():
+        out.lines.extend(textwrap.wrap(line, width=out.width, break_long_words=False) or [""])
+
+
+def _section_views(out: _Text, run: Mapping[str, Any]) -> None:
+    """The view sets' Entropy Pooling diagnostics, their messages and the per-view checks."""
+    views = run.get("views")
+    out.section("View sets (Entropy Pooling diagnostics)")
+    if views is None or views.empty:
+        out.add("(no views table)")
+        return
+    n_scen = scenario_count(run)
+    vt_df = pd.DataFrame({
+        "view set": views["view_set"].astype(str),
+        "status": views["status"].astype(str),
+        "views": views["n_views"].astype(int),
+        "relative entropy": views["relative_entropy"].map(lambda x: _num(x, 4)),
+        "ENS": views["effective_scenarios"].map(
+            lambda x: "-" if _isnan(x) else pct(x, 1)
+            + (f" ({x * n_scen:,.0f})" if n_scen else "")),
+        "max residual": views["max_residual"].map(lambda x: "-" if _isnan(x) else f"{x:.1e}"),
+    })
+    out.table(vt_df, index=False)
+    if "message" in views:
+        for name, msg in zip(views["view_set"], views["message"].fillna("").astype(str)):
+            if msg:
+                out.para(f"{name}: {msg}")
+    checks = run.get("view_checks")
+    if checks is not None and not checks.empty:
+        out.add("")
+        out.add("View checks (mean/vol in %, skew/kurt as numbers):")
+        ck = pd.DataFrame({"view set": checks["view_set"].astype(str),
+                           "view": checks["view"].astype(str)})
+        for col, name in (("target", "target"), ("prior_value", "prior"), ("attained", "attained")):
+            ck[name] = [_stat_value(s, x) for s, x in zip(checks["stat"], checks[col])]
+        ck["violation"] = checks["violation"].map(lambda x: "-" if _isnan(x) else f"{x:.1e}")
+        out.table(ck, index=False)
+
+
+def _section_frontiers(out: _Text, run: Mapping[str, Any], fr: pd.DataFrame, cfg: Mapping[str, Any]) -> None:
+    """One table per (view set, risk measure): every frontier point and headline portfolio."""
     ecols = exposure_columns(fr)
     for vs in view_set_order(run):
         for rm in risk_measure_order(run):
             sub = fr[(fr["view_set"] == vs) & (fr["risk_measure"] == rm)]
             if sub.empty:
                 continue
-            section(f"Frontier: {vs} / {risk_label(rm, cfg)}")
+            out.section(f"Frontier: {vs} / {risk_label(rm, cfg)}")
             statuses = set(sub["status"].astype(str))
             if len(statuses) == 1 and not statuses & set(OK_STATUSES):
-                para(f"all {len(sub)} portfolios {statuses.pop()}")
+                out.para(f"all {len(sub)} portfolios {statuses.pop()}")
                 continue
             sub = sub.sort_values(["kind", "point"], key=lambda c: c.map(_kind_key) if c.name == "kind" else c)
             df = pd.DataFrame({
                 "point": [_point_label(k, p, t) for k, p, t in zip(sub["kind"], sub["point"], sub["target"])],
                 "status": sub["status"].astype(str).values,
-                "E[return]": sub["expected_return"].map(pct).values,
-                "risk": sub["risk"].map(pct).values,
-                sig: sub[ecols].sum(axis=1, min_count=1).map(pct).values if ecols else "-",
-                vt: sub["budget"].map(pct).values,
-                "gross": sub["gross_exposure"].map(pct).values,
+                **_portfolio_columns(out, sub, ecols),
             })
-            table(df, index=False)
+            out.table(df, index=False)
 
-    # ---- headline portfolios -----------------------------------------------------------------
+
+def _section_headlines(out: _Text, run: Mapping[str, Any], fr: pd.DataFrame) -> None:
+    """The headline portfolios (``kind == "target"``) and their main exposures."""
     tg = fr[fr["kind"] == "target"]
-    section("Headline portfolios (minimum risk at the target return)")
+    out.section("Headline portfolios (minimum risk at the target return)")
     if tg.empty:
-        out.append("(none: optimization.targets is empty)")
-    else:
-        tg = tg.sort_values(["view_set", "risk_measure", "point"],
-                            key=_order_key(view_set_order(run), risk_measure_order(run)))
-        labels = [headline_label(r) for r in tg.itertuples()]
-        head = pd.DataFrame({
-            "portfolio": labels,
-            "status": tg["status"].astype(str).values,
-            "target": tg["target"].map(pct).values,
-            "E[return]": tg["expected_return"].map(pct).values,
-            "risk": tg["risk"].map(pct).values,
-            sig: tg[ecols].sum(axis=1, min_count=1).map(pct).values if ecols else "-",
-            vt: tg["budget"].map(pct).values,
-            "gross": tg["gross_exposure"].map(pct).values,
-        })
-        table(head, index=False)
-        if ecols:
-            ex = tg[ecols].T
-            ex.columns = labels
-            ex.index = [c[2:] for c in ecols]
-            keep = ex.abs().max(axis=1).fillna(0) >= MIN_EXPOSURE
-            kinds = instrument_kinds(run)
-            ex = ex[keep]
-            unsolved = [c for c, ok in zip(labels, tg["status"].isin(OK_STATUSES)) if not ok]
-            ex = ex.drop(columns=[c for c in unsolved if c in ex.columns])
-            out.append("")
-            para(f"Main exposures (% of portfolio value; |e| >= {pct(MIN_EXPOSURE, 1)} in some "
-                 "headline portfolio; options in underlying notional):")
-            if ex.shape[1]:
-                shown = ex.map(pct)
-                shown.insert(0, "kind", [kinds.get(n, "") for n in ex.index])
-                table(shown)
-            if unsolved:
-                para(f"Not solved (no exposures): {', '.join(unsolved)}.")
+        out.add("(none: optimization.targets is empty)")
+        return
+    ecols = exposure_columns(fr)
+    tg = tg.sort_values(["view_set", "risk_measure", "point"],
+                        key=_order_key(view_set_order(run), risk_measure_order(run)))
+    labels = [headline_label(r) for r in tg.itertuples()]
+    head = pd.DataFrame({
+        "portfolio": labels,
+        "status": tg["status"].astype(str).values,
+        "target": tg["target"].map(pct).values,
+        **_portfolio_columns(out, tg, ecols),
+    })
+    out.table(head, index=False)
+    if ecols:
+        _main_exposures(out, run, tg, labels, ecols)
 
-    # ---- stress ------------------------------------------------------------------------------
+
+def _portfolio_columns(out: _Text, rows: pd.DataFrame, ecols: list[str]) -> dict[str, Any]:
+    """Formatted E[return], risk, Σe, vᵀe and gross exposure of frontier-table ``rows`` (in %)."""
+    return {
+        "E[return]": rows["expected_return"].map(pct).values,
+        "risk": rows["risk"].map(pct).values,
+        out.sig: rows[ecols].sum(axis=1, min_count=1).map(pct).values if ecols else "-",
+        out.vt: rows["budget"].map(pct).values,
+        "gross": rows["gross_exposure"].map(pct).values,
+    }
+
+
+def _main_exposures(out: _Text, run: Mapping[str, Any], tg: pd.DataFrame, labels: list[str],
+                    ecols: list[str]) -> None:
+    """Instruments × solved headline portfolios, exposures of at least :data:`MIN_EXPOSURE` somewhere."""
+    ex = tg[ecols].T
+    ex.columns = labels
+    ex.index = [c[2:] for c in ecols]
+    keep = ex.abs().max(axis=1).fillna(0) >= MIN_EXPOSURE
+    kinds = instrument_kinds(run)
+    ex = ex[keep]
+    unsolved = [c for c, ok in zip(labels, tg["status"].isin(OK_STATUSES)) if not ok]
+    ex = ex.drop(columns=[c for c in unsolved if c in ex.columns])
+    out.add("")
+    out.para(f"Main exposures (% of portfolio value; |e| >= {pct(MIN_EXPOSURE, 1)} in some "
+             "headline portfolio; options in underlying notional):")
+    if ex.shape[1]:
+        shown = ex.map(pct)
+        shown.insert(0, "kind", [kinds.get(n, "") for n in ex.index])
+        out.table(shown)
+    if unsolved:
+        out.para(f"Not solved (no exposures): {', '.join(unsolved)}.")
+
+
+def _section_stress(out: _Text, run: Mapping[str, Any], fr: pd.DataFrame, cfg: Mapping[str, Any]) -> None:
+    """The prior frontiers and the headline portfolios of every view set under every view set."""
     st = run.get("stress")
-    section("Stress matrix: prior-frontier portfolios under every view set")
+    out.section("Stress matrix: prior-frontier portfolios under every view set")
     if st is None or st.empty:
-        out.append("(no stress table)")
-    else:
-        evs = [v for v in view_set_order(run) if v in set(st["eval_view_set"])]
-        para("E[return] and CVaR (loss of raw P&L at alpha "
+        out.add("(no stress table)")
+        return
+    evs = [v for v in view_set_order(run) if v in set(st["eval_view_set"])]
+    out.para("E[return] and CVaR (loss of raw P&L at alpha "
              f"{pct(cfg.get('optimization', {}).get('alpha', np.nan), 0)}) under each "
              "evaluating view set, in %.")
-        for rm in risk_measure_order(run):
-            sub = st[(st["portfolio_view_set"] == "prior") & (st["risk_measure"] == rm)]
-            if sub.empty:
-                continue
-            out.append("")
-            out.append(f"prior / {rm} frontier:")
-            table(stress_matrix(sub, evs, fr))
-        heads = st[st["kind"] == "target"]
-        if not heads.empty:
-            targets = target_lookup(fr)
-            heads = heads.sort_values(["portfolio_view_set", "risk_measure", "point"],
-                                      key=_order_key(view_set_order(run), risk_measure_order(run),
-                                                     "portfolio_view_set"))
-            labels = [f"{a}/{b} @{pct(targets.get((a, b, 'target', p)), 1)}" for a, b, p in
-                      zip(heads["portfolio_view_set"], heads["risk_measure"], heads["point"])]
-            out.append("")
-            out.append("Headline portfolios of every view set:")
-            table(_metric_pivot(heads.assign(label=labels), "label", evs, order=_unique(labels)))
-    return "\n".join(out) + "\n"
+    for rm in risk_measure_order(run):
+        sub = st[(st["portfolio_view_set"] == "prior") & (st["risk_measure"] == rm)]
+        if sub.empty:
+            continue
+        out.add("")
+        out.add(f"prior / {rm} frontier:")
+        out.table(stress_matrix(sub, evs, fr))
+    heads = st[st["kind"] == "target"]
+    if not heads.empty:
+        targets = target_lookup(fr)
+        heads = heads.sort_values(["portfolio_view_set", "risk_measure", "point"],
+                                  key=_order_key(view_set_order(run), risk_measure_order(run),
+                                                 "portfolio_view_set"))
+        labels = [f"{a}/{b} @{pct(targets.get((a, b, 'target', p)), 1)}" for a, b, p in
+                  zip(heads["portfolio_view_set"], heads["risk_measure"], heads["point"])]
+        out.add("")
+        out.add("Headline portfolios of every view set:")
+        out.table(_metric_pivot(heads.assign(label=labels), "label", evs, order=_unique(labels)))
 
 
 # -- tables ----------------------------------------------------------------------------------
@@ -270,7 +319,7 @@ def _header(run: Mapping[str, Any], man: Mapping[str, Any], cfg: Mapping[str, An
     return title + ("\n" + sep.join(bits) if bits else "")
 
 
-# -- shared helpers (also used by pipeline.report) -------------------------------------------
+# -- shared helpers (also used by pipeline.report and pipeline.report_*) ----------------------
 def pct(x: Any, digits: int = 2) -> str:
     """``0.0512 -> "5.12%"``; NaN/None -> ``"-"``."""
     if _isnan(x):

@@ -13,7 +13,8 @@ from matplotlib.image import imread
 import pipeline
 from pipeline.config import safe_load
 from pipeline.progress import final_summary
-from pipeline.report import _smooth_density, write_report
+from pipeline.report import write_report
+from pipeline.report_views import _smooth_density
 from pipeline.show import show_run
 from tests.conftest import ROOT
 
