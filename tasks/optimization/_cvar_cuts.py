@@ -1,34 +1,33 @@
-"""CVaR minimisation by scenario cutting planes on the Rockafellar-Uryasev epigraph (HiGHS).
+"""CVaR minimisation by aggregated cutting planes with level stabilisation (HiGHS LPs).
 
-The RU problem ``min_{e,z} z + (1/alpha) sum_s p_s max(L_s(e) - z, 0)`` (``L_s = -Xs_s e`` the
-loss) has one epigraph row ``u_s >= L_s - z`` per scenario. Dropping rows gives a *relaxation*
-(each dropped term is >= 0), so the master problem
+For exposures ``y`` the CVaR of the P&L ``Xs y`` under probabilities ``q`` is the support function
+of the tail means: ``CVaR(y) = max_w -(1/alpha) sum_s w_s Xs_s y`` over ``0 <= w <= q``,
+``sum w = alpha``. One partial sort of the losses (:func:`tail_cut`) gives ``CVaR(y)`` and the
+maximising ``w``, whose tail-mean P&L ``g`` is an exact *aggregated cut*: ``CVaR(y') >= g^T y'``
+for all ``y'``, with equality at ``y``. The cuts are homogeneous, so one model serves MinRisk
+(``k = 1``), Utility (``max mu^T e - l CVaR``) and Sharpe (Charnes-Cooper: ``(mu - rf v)^T y = 1``,
+``v^T y = k >= 0``, constraints homogenised in ``k``).
 
-    min z + (1/alpha) sum_{s in C} p_s u_s   s.t.  u_s >= L_s(e) - z  (s in C),  e feasible
+Kelley's method (minimise the cut model, cut at its minimiser) zig-zags, and the disaggregated
+form (one row per tail scenario, the previous method here) grows masters of 10^4 rows when the
+posterior is concentrated (no convergence in 500 rounds at S = 10^5). The *level bundle* method
+(Lemarechal, Nemirovskii and Nesterov, 1995) keeps both cheap: every round
 
-is a lower bound on the optimum for any pool ``C``. At the master's solution ``(e*, z*)`` the
-scenarios with ``L_s(e*) > z*`` that are not in ``C`` are exactly the violated cuts (they are in
-the worst-alpha tail of ``e*``, beyond its VaR ``z*``); they are added and the master re-solved.
-When none is violated, ``u_s = 0`` completes a feasible point of the full LP with the master's
-objective, so ``e*`` is optimal for the full LP (to HiGHS's tolerances, set to 1e-10). This is the
-disaggregated (one cut per scenario) form of the Kuenzi-Bay--Mayer / Benders decomposition of the
-CVaR epigraph: their aggregated cut ``w >= sum_{s in K} p_s (L_s - z)`` over the tail set ``K``
-needs hundreds of rounds per point at N = 30 (Kelley's zig-zag), whereas the disaggregated master
-converges in one to three rounds per frontier point.
+1. solves the cut model as an LP: its value ``LB`` is a lower bound on the optimum; the best
+   objective found so far is an upper bound ``UB``; stop when ``UB - LB <= GAP_RTOL * |UB|``;
+   (or ``<= GAP_ATOL``, the masters' own accuracy);
+2. projects the best point onto the level set ``{cut model <= UB - LEVEL (UB - LB)}`` in the
+   1-norm (an LP; HiGHS's active-set QP for the Euclidean projection fails on the degenerate cut
+   sets of a converging bundle); if the level set is empty, the level is a new lower bound;
+3. cuts at the projection (one data pass: ``Xs @ y`` and a partial sort).
 
-The pool ``C`` is shared by every solve of one :class:`CvarCutSolver` (e.g. all points of one
-frontier), and each master keeps its HiGHS basis, so later points start from the previous
-point's basis and cuts (dual simplex warm start). Two devices keep the masters small: a round
-adds at most ``ADD_TAILS`` tails' worth of the most violated scenarios, and before a solve a pool
-larger than ``PRUNE_TAILS`` tails is pruned to the scenarios among the largest losses (mass
-``KEEP_MASS * alpha``) of the latest solution -- a pruned scenario comes back if violated again,
-so the optimum is unaffected. Results depend (in the last bits, or in the choice among tied
-optima) on the sequence of solves: where they must not depend on task order, call
-:meth:`CvarCutSolver.seed` with a fixed pool before each solve (or use the full LP).
-
-Objectives: ``MinRisk`` (``k = 1``), ``Utility`` (``max mu^T e - l CVaR``) and ``Sharpe``
-(Charnes-Cooper: ``(mu - rf v)^T y = 1``, ``v^T y = k >= 0``, constraints homogenised in ``k``).
-Only linear constraint blocks are supported (:attr:`CompiledConstraints.is_lp`).
+Both masters have O(N) columns and one row per round; a round costs two small warm-started LPs and
+one pass over the scenarios (the loss ``Xs y``, memory-bound, and a weighted quickselect). Every solve starts from the same point
+(the projection of the equal budget) with no cuts, so a result depends only on the problem, not
+on which points were solved before: frontiers are identical for any number of workers. If the
+cut model is unbounded (free exposures) or the gap does not close in ``MAX_ROUNDS`` rounds, the
+outcome says so and the caller solves the full LP. Only linear constraint blocks are supported
+(:attr:`CompiledConstraints.is_lp`).
 """
 
 from __future__ import annotations
@@ -43,25 +42,24 @@ import numpy as np
 from tasks.optimization._constraints import CompiledConstraints
 from tasks.optimization._risk_models import ScenarioData
 
-__all__ = ["CvarCutSolver", "CutOutcome", "CutObjective"]
+__all__ = ["CvarCutSolver", "CutOutcome", "CutObjective", "tail_cut"]
 
 CutObjective = Literal["MinRisk", "Utility", "Sharpe"]
 
 _INF = highspy.kHighsInf
 #: HiGHS primal / dual feasibility tolerances of the master problems.
 MASTER_TOL = 1e-10
-#: Most master solves in one call before giving up (each adds at least one scenario).
-MAX_ROUNDS = 500
-#: The first pool: the largest losses of an equal-budget portfolio, this many tails' worth.
-SEED_TAILS = 1.0
-#: At most this many tails' worth of violated scenarios (the most violated) are added per round.
-ADD_TAILS = 0.5
-#: ... but never fewer than this many (when that many are violated).
-ADD_MIN = 50
-#: The pool is pruned before a solve once it holds more than this many tails' worth of scenarios,
-PRUNE_TAILS = 2.0
-#: keeping the pool scenarios among the largest losses of probability ``KEEP_MASS * alpha``.
-KEEP_MASS = 1.5
+#: Stop when ``UB - LB <= GAP_RTOL * |UB|`` (the optimum is then known to this relative accuracy).
+GAP_RTOL = 1e-8
+#: ... or ``UB - LB <= GAP_ATOL`` (P&L per unit budget): the LP masters' own accuracy (feasibility
+#: tolerance 1e-10 on rows of order 1) bounds how far the lower bound can be trusted.
+GAP_ATOL = 2e-10
+#: The level sits this fraction of the gap below the best objective.
+LEVEL = 0.3
+#: Most rounds (two LPs + one data pass) in one solve before handing over to the full LP.
+MAX_ROUNDS = 400
+#: The tail selection sorts its candidates once they are this few.
+_SORT_BELOW = 2048
 
 
 @dataclass
@@ -70,13 +68,14 @@ class CutOutcome:
 
     Attributes
     ----------
-    status : "optimal", "infeasible", "unbounded" (master unbounded or unbounded-or-infeasible:
-        the caller should use the full LP) or "solver_error".
+    status : "optimal", "infeasible", "unbounded" (cut model unbounded: the caller should use the
+        full LP), "stalled" (gap still open after ``MAX_ROUNDS``: the caller should use the full
+        LP) or "solver_error".
     y : (N,) optimal ``y`` (exposures times ``k``), NaN unless optimal.
     k : Charnes-Cooper scale (1 for MinRisk / Utility).
-    model_risk : the master's CVaR at the optimum (``z + sum_C p u / alpha``) divided by ``k``.
-    rounds : master solves in this call.
-    pool_size : scenarios in the shared pool after the call.
+    model_risk : CVaR of the optimum (exact, by :func:`tail_cut`) divided by ``k``.
+    rounds : bundle rounds in this call.
+    pool_size : unused (0); kept for callers of the previous scenario-pool method.
     message : diagnostics for non-optimal outcomes.
     """
 
@@ -90,7 +89,11 @@ class CutOutcome:
 
 
 class _Master:
-    """One HiGHS master model (one objective kind) over the shared scenario pool."""
+    """One HiGHS model (one objective kind): the portfolio constraints and the aggregated cuts.
+
+    Columns: ``y`` (0..n-1), the Charnes-Cooper scale ``k`` (n), the risk epigraph ``theta`` (n+1,
+    ``zcol``), then auxiliary columns of absolute / signed sums. Every row is homogeneous in ``k``.
+    """
 
     def __init__(self, kind: CutObjective, data: ScenarioData, cc: CompiledConstraints, v: np.ndarray,
                  alpha: float, rf: float) -> None:
@@ -129,13 +132,14 @@ class _Master:
         self.floor_row = self._row(np.r_[ycols, self.kcol], np.r_[data.mu, 0.0], -_INF, _INF)
         if homog:  # (mu - rf v)^T y = 1
             self._row(ycols, data.mu - rf * v, 1.0, 1.0)
-        self.u0 = h.getNumCol()  # first scenario column
-        self.r0 = h.getNumRow()  # first scenario row
-        self.pool_idx = np.empty(0, dtype=np.int64)  # scenarios in the model, in column order
-        self.cost_scale = 1.0  # l of the Utility objective
+        self.cut0 = h.getNumRow()  # first cut row
+        self.ycols = ycols.astype(np.int32)
+        # objective l * theta - mu^T y (Utility) or theta: its coefficients also define the level row
+        self.cost_theta = 1.0
+        self.cost_y = -data.mu if kind == "Utility" else np.zeros(n)
         h.changeColCost(self.zcol, 1.0)
         if kind == "Utility":
-            h.changeColsCost(n, ycols.astype(np.int32), -data.mu)
+            h.changeColsCost(n, self.ycols, self.cost_y)
 
     # -- model building (all rows homogeneous in the k column) --------------------------------
     def _bound_rows(self, lo: np.ndarray, hi: np.ndarray) -> None:
@@ -188,44 +192,6 @@ class _Master:
         self.h.addRow(float(lo), float(hi), int(keep.sum()), idx[keep].astype(np.int32), val[keep].astype(float))
         return r
 
-    def sync(self, pool: np.ndarray, in_pool: np.ndarray) -> None:
-        """Make the model's scenarios equal to ``pool``: delete the pruned ones, append the new.
-
-        Scenario ``pool_idx[i]`` owns column ``u0 + i`` (``u_s``) and row ``r0 + i``
-        (``Xs_s y + z + u_s >= 0``); deletions keep the order, so the mapping stays valid.
-        """
-        h = self.h
-        if self.pool_idx.size:
-            gone = ~in_pool[self.pool_idx]
-            if gone.any():
-                pos = np.flatnonzero(gone).astype(np.int32)
-                h.deleteRows(pos.size, self.r0 + pos)
-                h.deleteCols(pos.size, self.u0 + pos)
-                self.pool_idx = self.pool_idx[~gone]
-        mine = np.zeros(in_pool.size, dtype=bool)
-        mine[self.pool_idx] = True
-        new = pool[~mine[pool]]
-        m = new.size
-        if m == 0:
-            return
-        n = self.n
-        first = h.getNumCol()
-        cost = self.cost_scale * self.data.q[new] / self.alpha
-        empty = np.array([], dtype=np.int32)
-        h.addCols(m, cost, np.zeros(m), np.full(m, _INF), 0, empty, empty, np.array([]))
-        vals = np.empty((m, n + 2))
-        vals[:, :n] = self.data.Xs[new]
-        vals[:, n:] = 1.0
-        cols = np.empty((m, n + 2), dtype=np.int32)
-        cols[:, :n] = np.arange(n)
-        cols[:, n] = self.zcol
-        cols[:, n + 1] = first + np.arange(m)
-        keep = vals != 0.0
-        starts = np.r_[0, np.cumsum(keep.sum(axis=1))[:-1]].astype(np.int32)
-        h.addRows(m, np.zeros(m), np.full(m, _INF), int(keep.sum()), starts,
-                  cols[keep].astype(np.int32), vals[keep])
-        self.pool_idx = np.r_[self.pool_idx, new]
-
     def set_floor(self, floor: float | None) -> None:
         if floor is None:
             self.h.changeRowBounds(self.floor_row, -_INF, _INF)
@@ -235,16 +201,17 @@ class _Master:
             self.h.changeRowBounds(self.floor_row, 0.0, _INF)
 
     def set_utility(self, l: float) -> None:
-        """Objective ``l * (z + sum_C p u / alpha) - mu^T y`` (Utility masters only)."""
-        l = float(l)
-        if l == self.cost_scale:
-            return
-        self.cost_scale = l
-        self.h.changeColCost(self.zcol, l)
-        m = self.pool_idx.size
-        if m:
-            cols = np.arange(self.u0, self.u0 + m, dtype=np.int32)
-            self.h.changeColsCost(m, cols, l * self.data.q[self.pool_idx] / self.alpha)
+        """Objective ``l * theta - mu^T y`` (Utility models only)."""
+        self.cost_theta = float(l)
+        self.h.changeColCost(self.zcol, self.cost_theta)
+
+    def add_cut(self, g: np.ndarray) -> None:
+        """``theta >= g^T y`` (homogeneous: valid for any Charnes-Cooper scale)."""
+        self._row(np.r_[np.arange(self.n), self.zcol], np.r_[-g, 1.0], 0.0, _INF)
+
+    def objective(self, y: np.ndarray, risk: float) -> float:
+        """The objective at ``y`` with risk ``risk`` (= CVaR of ``y``, homogeneous)."""
+        return self.cost_theta * risk + float(self.cost_y @ y)
 
     def solve(self) -> tuple[str, np.ndarray]:
         h = self.h
@@ -260,8 +227,63 @@ class _Master:
         return "solver_error:" + h.modelStatusToString(st), np.empty(0)
 
 
+
+
+def _tail_weights(loss: np.ndarray, q: np.ndarray, alpha: float, guess: int) -> np.ndarray:
+    """Tail weights ``w`` (S,): ``q_s`` on the largest losses, the VaR scenario's mass cut so that
+    ``sum w = alpha`` (a weighted quickselect: partitions of shrinking candidate sets, then one
+    small sort; ties among equal losses are split deterministically)."""
+    w = np.zeros(loss.size)
+    cand = np.arange(loss.size)
+    need = alpha
+    k = guess
+    while cand.size > _SORT_BELOW:
+        k = min(max(k, 1), cand.size - 1)
+        part = np.argpartition(-loss[cand], k - 1)
+        top = cand[part[:k]]
+        mass = float(q[top].sum())
+        estimate = int(1.1 * need / max(float(q[cand].mean()), 1e-300)) + 1
+        if mass >= need:  # the boundary is among the k largest: at most half of them next
+            cand = top
+            k = min(estimate, k // 2)
+        else:  # the k largest are all in the tail: at least twice as many next
+            w[top] = q[top]
+            need -= mass
+            cand = cand[part[k:]]
+            k = max(estimate, 2 * k)
+    order = cand[np.argsort(-loss[cand], kind="stable")]
+    cum = np.cumsum(q[order])
+    j = min(int(np.searchsorted(cum, need, side="left")), order.size - 1)
+    w[order[:j]] = q[order[:j]]
+    w[order[j]] = need - (cum[j - 1] if j > 0 else 0.0)
+    return w
+
+
+def tail_cut(Xs: np.ndarray, q: np.ndarray, y: np.ndarray, alpha: float, guess: int) -> tuple[float, np.ndarray, int]:
+    """CVaR of ``Xs y`` under ``q`` and its subgradient, in one pass over the scenarios.
+
+    Parameters
+    ----------
+    Xs : (S, N) P&L per unit exposure (centred when the problem demeans).
+    q : (S,) probabilities (> 0).
+    y : (N,) exposures.
+    alpha : tail probability.
+    guess : how many of the largest losses the tail may hold (a hint for the selection).
+
+    Returns
+    -------
+    (CVaR, g (N,), scenarios in the tail): ``CVaR = g^T y`` and ``CVaR(y') >= g^T y'`` for every
+    ``y'`` (the tail-mean P&L with the VaR scenario's mass cut to fill ``alpha``, negated).
+    """
+    loss = -(Xs @ y)
+    w = _tail_weights(loss, q, alpha, guess)
+    tail = np.flatnonzero(w)
+    wt = w[tail]
+    return float(wt @ loss[tail]) / alpha, -(wt @ Xs[tail]) / alpha, int(tail.size)
+
+
 class CvarCutSolver:
-    """Scenario cutting planes for a CVaR objective over linear constraints (see module doc).
+    """Level-bundle aggregated cuts for a CVaR objective over linear constraints (see module doc).
 
     Parameters
     ----------
@@ -279,80 +301,41 @@ class CvarCutSolver:
                              "(no tracking error, no risk caps); use cvar_method='lp'")
         self.data, self.cc, self.v = data, cc, np.asarray(v, dtype=float)
         self.alpha, self.rf = float(alpha), float(rf)
-        self.pool = np.empty(0, dtype=np.int64)
-        self._in_pool = np.zeros(data.q.size, dtype=bool)
-        self._masters: dict[str, _Master] = {}
-        self._last: tuple[np.ndarray, float] | None = None  # (losses, VaR) of the latest master
-        tail = int(np.searchsorted(np.cumsum(np.sort(data.q)[::-1]), alpha)) + 1  # scenarios in a tail
-        self._max_add = max(ADD_MIN, int(ADD_TAILS * tail))
-        self._prune_above = int(PRUNE_TAILS * tail) + ADD_MIN
+        self._m0 = int(min(data.q.size, max(64, math.ceil(1.5 * alpha * data.q.size))))
 
     def reset(self) -> None:
-        """Forget the pool and the masters (the next solve starts cold)."""
-        self.pool = np.empty(0, dtype=np.int64)
-        self._in_pool[:] = False
-        self._masters.clear()
-        self._last = None
+        """Nothing to forget: every solve builds its models and cuts afresh (kept for callers)."""
 
-    def seed(self, pool: np.ndarray | None = None) -> None:
-        """Start afresh from ``pool`` (kept-scenario indices, e.g. another solver's :attr:`pool`).
-
-        After ``seed(pool)`` the next solve depends only on the problem and ``pool``, not on
-        earlier solves -- what a distributed frontier needs for results that do not depend on
-        which worker solved which point (``pool=None``: the default equal-budget seed).
-        """
-        self.reset()
-        if pool is not None and len(pool):
-            self._add(np.asarray(pool))
-
-    def _seed(self) -> None:
-        """Initial pool: the worst scenarios of an equal-budget portfolio, probability > SEED_TAILS alpha."""
-        v = self.v
-        total = v.sum()
-        e = np.full(v.size, 1.0 / total) if abs(total) > 1e-12 else v / (v @ v)
-        self._add(self._tail(-(self.data.Xs @ e), min(1.0, SEED_TAILS * self.alpha)))
-
-    def _prune(self) -> None:
-        """Drop pool scenarios far from the latest tail once the pool outgrows ``PRUNE_TAILS`` tails.
-
-        Kept: the pool scenarios among the largest losses (probability ``KEEP_MASS * alpha``) of
-        the latest master solution. Dropped scenarios return if a later solution violates them,
-        so optimality is unaffected; the masters stay small as a frontier sweeps across tails.
-        """
-        if self._last is None or self.pool.size <= self._prune_above:
-            return
-        loss, _ = self._last
-        near = np.zeros(self._in_pool.size, dtype=bool)
-        near[self._tail(loss, min(1.0, KEEP_MASS * self.alpha))] = True
-        keep = near[self.pool]
-        self._in_pool[self.pool[~keep]] = False
-        self.pool = self.pool[keep]
-
-    def _tail(self, loss: np.ndarray, mass: float) -> np.ndarray:
-        """Indices of the largest losses whose probability first exceeds ``mass``."""
-        q = self.data.q
-        order = np.argsort(-loss, kind="stable")
-        cum = np.cumsum(q[order])
-        m = int(np.searchsorted(cum, mass, side="right")) + 1
-        return order[: min(m, order.size)]
-
-    def _add(self, idx: np.ndarray) -> None:
-        idx = np.asarray(idx, dtype=np.int64)
-        idx = idx[~self._in_pool[idx]]
-        if idx.size:
-            idx = np.sort(idx)
-            self._in_pool[idx] = True
-            self.pool = np.r_[self.pool, idx]
-
-    def _master(self, kind: CutObjective) -> _Master:
-        m = self._masters.get(kind)
-        if m is None:
-            m = _Master(kind, self.data, self.cc, self.v, self.alpha, self.rf)
-            self._masters[kind] = m
+    # -- models ----------------------------------------------------------------------------------
+    def _model(self, kind: CutObjective, role: str) -> _Master:
+        """A fresh LP (lower bounds) or projection model of ``kind``. Built anew for every solve
+        (a few ms): a re-used HiGHS model keeps its basis, and a solve would then depend on the
+        solves before it."""
+        m = _Master(kind, self.data, self.cc, self.v, self.alpha, self.rf)
+        if role == "qp":
+            self._make_projection(m)
         return m
 
+    @staticmethod
+    def _make_projection(m: _Master) -> None:
+        """Turn a model into ``min sum_i |y_i - c_i|`` s.t. the constraints, the cuts and the level row
+        ``cost_theta * theta + cost_y^T y <= level`` (an LP: ``s_i >= +-(y_i - c_i)``; the rows come
+        before the cuts)."""
+        h, n = m.h, m.n
+        h.changeColCost(m.zcol, 0.0)
+        h.changeColsCost(n, m.ycols, np.zeros(n))
+        s0 = m._add_cols(np.zeros(n), np.full(n, _INF))
+        h.changeColsCost(n, np.arange(s0, s0 + n, dtype=np.int32), np.ones(n))
+        m.dist_row = h.getNumRow()
+        for i in range(n):
+            m._row(np.array([s0 + i, i]), np.array([1.0, -1.0]), 0.0, _INF)  # s_i - y_i >= -c_i
+            m._row(np.array([s0 + i, i]), np.array([1.0, 1.0]), 0.0, _INF)   # s_i + y_i >= c_i
+        m.level_row = m._row(np.r_[np.arange(n), m.zcol], np.r_[m.cost_y, 1.0], -_INF, _INF)
+        m.cut0 = h.getNumRow()
+
+    # -- one solve -------------------------------------------------------------------------------
     def solve(self, kind: CutObjective, *, floor: float | None = None, l: float = 1.0) -> CutOutcome:
-        """Solve one objective to optimality of the full RU LP.
+        """Solve one objective to the optimum of the full RU LP (gap <= :data:`GAP_RTOL`).
 
         Parameters
         ----------
@@ -360,39 +343,83 @@ class CvarCutSolver:
         floor : expected-return floor ``mu^T e >= floor`` (None = none).
         l : risk aversion of the Utility objective (>= 0).
         """
-        if self.pool.size == 0:
-            self._seed()
-        else:
-            self._prune()
-        master = self._master(kind)
-        n = self.data.n
-        master.set_floor(floor)
-        rounds = 0
-        while True:
+        lp, qp = self._model(kind, "lp"), self._model(kind, "qp")
+        for m in (lp, qp):
+            m.set_floor(floor)
             if kind == "Utility":
-                master.set_utility(l)
-            master.sync(self.pool, self._in_pool)
-            status, x = master.solve()
-            rounds += 1
-            if status != "optimal":
-                msg = "" if status in ("infeasible", "unbounded") else status.split(":", 1)[1]
-                st = status if status in ("infeasible", "unbounded") else "solver_error"
-                return CutOutcome(st, np.full(n, np.nan), math.nan, math.nan, rounds, self.pool.size,
-                                  msg or f"cut master {status}")
-            y, k, z = x[:n], x[n], x[n + 1]
-            loss = -(self.data.Xs @ y)
-            self._last = (loss, z)
-            tol = 1e-11 * max(1.0, float(np.abs(loss).max()))
-            viol = np.flatnonzero((loss > z + tol) & ~self._in_pool)
-            if viol.size == 0:
-                u = x[master.u0:master.u0 + master.pool_idx.size]
-                risk = z + (self.data.q[master.pool_idx] / self.alpha) @ u
-                return CutOutcome("optimal", y.copy(), float(k), float(risk / k) if k > 0 else math.nan,
-                                  rounds, self.pool.size)
-            if rounds >= MAX_ROUNDS:
-                return CutOutcome("solver_error", np.full(n, np.nan), math.nan, math.nan, rounds,
-                                  self.pool.size, f"no convergence in {MAX_ROUNDS} cut rounds")
-            if viol.size > self._max_add:  # the most violated first: smaller masters
-                worst = np.argpartition(-(loss[viol]), self._max_add - 1)[: self._max_add]
-                viol = viol[worst]
-            self._add(viol)
+                m.set_utility(l)
+        if kind == "Utility":
+            qp.h.changeColCost(qp.zcol, 0.0)
+            qp.h.changeCoeff(qp.level_row, qp.zcol, float(l))
+        return _Bundle(self, kind, lp, qp).run()
+
+
+class _Bundle:
+    """State of one level-bundle solve: best point, bounds and the partial-sort size."""
+
+    def __init__(self, solver: CvarCutSolver, kind: CutObjective, lp: _Master, qp: _Master) -> None:
+        self.s, self.kind, self.lp, self.qp = solver, kind, lp, qp
+        self.n = solver.data.n
+        self.m = solver._m0
+        self.ub, self.lb = math.inf, -math.inf
+        self.best: np.ndarray | None = None
+        self.best_k, self.best_risk = math.nan, math.nan
+        self.rounds = 0
+        self.kelley_steps = 0
+
+    def _project(self, center: np.ndarray, level: float) -> tuple[str, np.ndarray]:
+        """The point of the level set nearest ``center`` in the 1-norm (the LP projection)."""
+        m, n = self.qp, self.n
+        h = m.h
+        h.changeRowBounds(m.level_row, -_INF, level)
+        rows = np.arange(m.dist_row, m.dist_row + 2 * n, dtype=np.int32)
+        lower = np.empty(2 * n)
+        lower[0::2], lower[1::2] = -center, center
+        h.changeRowsBounds(2 * n, rows, lower, np.full(2 * n, _INF))
+        return m.solve()
+
+    def _cut(self, x: np.ndarray) -> None:
+        """Evaluate the point, add its cut to both models, keep it if it is the best so far."""
+        d = self.s.data
+        y, k = x[: self.n], x[self.n]
+        risk, g, self.m = tail_cut(d.Xs, d.q, y, self.s.alpha, self.m)
+        self.lp.add_cut(g)
+        self.qp.add_cut(g)
+        f = self.lp.objective(y, risk)
+        if f < self.ub:
+            self.ub, self.best, self.best_k, self.best_risk = f, y.copy(), float(k), risk
+
+    def _outcome(self, status: str, message: str = "") -> CutOutcome:
+        if status != "optimal" or self.best is None:
+            return CutOutcome(status, np.full(self.n, np.nan), math.nan, math.nan, self.rounds, 0, message)
+        k = self.best_k
+        return CutOutcome("optimal", self.best, k, self.best_risk / k if k > 0 else math.nan, self.rounds, 0)
+
+    def run(self) -> CutOutcome:
+        v = self.s.v
+        total = v.sum()
+        start = np.full(self.n, 1.0 / total) if abs(total) > 1e-12 else v / (v @ v)
+        status, x = self._project(start, _INF)  # a feasible point near the equal budget
+        if status != "optimal":
+            return self._outcome(status, f"cut master {status}")
+        self._cut(x)
+        while self.rounds < MAX_ROUNDS:
+            self.rounds += 1
+            status, kelley = self.lp.solve()
+            x = kelley
+            if status != "optimal":  # unbounded: the caller solves the full LP
+                return self._outcome(status if status in ("infeasible", "unbounded") else "solver_error",
+                                     f"cut master {status}")
+            self.lb = max(self.lb, self.lp.objective(x[: self.n], x[self.lp.zcol]))
+            gap = self.ub - self.lb
+            if gap <= max(GAP_RTOL * max(abs(self.ub), abs(self.best_risk)), GAP_ATOL):
+                return self._outcome("optimal")
+            status, x = self._project(self.best, self.ub - LEVEL * gap)
+            if status == "infeasible":  # nothing reaches the level: it is a lower bound
+                self.lb = self.ub - LEVEL * gap
+                continue
+            if status != "optimal":  # the projection failed: take Kelley's step (the LP minimiser)
+                self.kelley_steps += 1
+                x = kelley
+            self._cut(x)
+        return self._outcome("stalled", f"level-bundle cuts: gap {self.ub - self.lb:.3g} after {MAX_ROUNDS} rounds")

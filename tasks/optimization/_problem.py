@@ -32,13 +32,12 @@ solved which point first). Reported risks are *evaluated* on the optimal exposur
 value for diagnostics.
 
 CVaR at large S: ``cvar_method="cuts"`` solves the CVaR objective (MinRisk, Sharpe, Utility) by
-scenario cutting planes (:mod:`tasks.optimization`, HiGHS) with a cut pool shared by all solves of
-the problem (``problem.cuts``; ``problem.cuts.seed(pool)`` makes the next solve independent of
-earlier ones); ``"lp"`` (the default of :class:`PortfolioProblem`) uses the full
+aggregated cutting planes with level stabilisation (``tasks.optimization._cvar_cuts``, HiGHS),
+every solve from its own start, so results never depend on earlier solves; ``"lp"`` (the default of :class:`PortfolioProblem`) uses the full
 Rockafellar-Uryasev LP; ``"auto"`` (default of :func:`optimize` / :func:`efficient_frontier`)
 picks the cuts for CVaR with at least :data:`AUTO_CUTS_MIN_SCENARIOS` scenarios, linear
-constraints and a bounded feasible set. An unbounded cut master falls back to the full LP (noted
-in the result's message). With cuts the MaxRet LP is solved by HiGHS.
+constraints and a bounded feasible set. An unbounded cut model, or a gap still open after the
+round limit, falls back to the full LP (said in the result's message). With cuts the MaxRet LP is solved by HiGHS.
 """
 
 from __future__ import annotations
@@ -359,7 +358,7 @@ class PortfolioProblem:
                                     f"Charnes-Cooper scale kappa = {out.k:.3g}: the ratio is unbounded",
                                     out.rounds)
             return self._ok_result(out.y / out.k, "optimal", target, t0, obj, out.model_risk, out.rounds)
-        if out.status == "unbounded":
+        if out.status in ("unbounded", "stalled"):
             return None
         return self._failed(out.status, target, t0, obj, out.message, out.rounds)
 
@@ -372,7 +371,7 @@ class PortfolioProblem:
             res = self._from_cuts(out, obj, target, t0)
             if res is not None:
                 return res
-            note = "cut master unbounded: solved with the full LP"
+            note = f"{out.message}: solved with the full LP"
         else:
             note = ""
         model = self._model(obj)
