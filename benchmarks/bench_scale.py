@@ -84,6 +84,7 @@ def previous_solver():
     src = src.replace("from tasks.constraints import", "from tasks.optimization._constraints import")
     src = src.replace("from tasks.risk_models import", "from tasks.optimization._risk_models import")
     mod = types.ModuleType("prev_cvar_cuts")
+    sys.modules[mod.__name__] = mod  # its dataclasses look their module up
     exec(compile(src, "87f895f:tasks/cvar_cuts.py", "exec"), mod.__dict__)  # noqa: S102 - our own history
     return mod.CvarCutSolver
 
