@@ -1,14 +1,7 @@
 """The report's frontier, exposure and stress-matrix figures (PNG files, one per risk measure).
 
-``frontier_<rm>.png``
-    the efficient frontier of every probability vector (prior and each view set) for one risk
-    measure, with the headline (``kind == "target"``) portfolios marked;
-``exposures_<rm>.png``
-    exposure composition along each frontier (one row per view set): cash assets and options in
-    separate panels (options hatched), positive and negative parts stacked separately;
-``stress_<rm>.png``
-    the stress matrix of the prior frontier: expected return and CVaR of every prior-frontier
-    portfolio under every view set (annotated heat maps).
+``frontier_<rm>.png``, ``exposures_<rm>.png`` and ``stress_<rm>.png``; :mod:`pipeline.report` lists
+what each shows.
 
 Each ``section_*`` function draws its figures with matplotlib's Agg canvas and returns the
 :class:`~pipeline.report_context.Section` of ``report.html`` that shows them.
