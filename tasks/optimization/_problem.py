@@ -357,7 +357,8 @@ class PortfolioProblem:
                 return self._failed("unbounded", target, t0, obj,
                                     f"Charnes-Cooper scale kappa = {out.k:.3g}: the ratio is unbounded",
                                     out.rounds)
-            return self._ok_result(out.y / out.k, "optimal", target, t0, obj, out.model_risk, out.rounds)
+            return self._ok_result(out.y / out.k, "optimal", target, t0, obj, out.model_risk, out.rounds,
+                                   out.message)
         if out.status in ("unbounded", "stalled"):
             return None
         return self._failed(out.status, target, t0, obj, out.message, out.rounds)
