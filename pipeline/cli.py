@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, help="override seed")
     r.add_argument("--resume", action="store_true",
                    help="reuse the view sets and portfolios an interrupted run of the same config saved")
+    r.add_argument("--force", action="store_true",
+                   help="start even if the memory estimate exceeds what the workers or the client have")
     r.add_argument("--report", action="store_true", help="also write report.html and PNGs into the run folder")
     r.add_argument("--tls-ca-file", help="CA certificate of a TLS cluster (with --tls-cert/--tls-key)")
     r.add_argument("--tls-cert", help="client certificate for a TLS cluster")
@@ -110,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         out = run(cfg, scheduler=args.scheduler, out=args.out, workers=args.workers,
-                  log=progress.message, progress=progress, resume=args.resume, security=security)
+                  log=progress.message, progress=progress, resume=args.resume, security=security,
+                  force=args.force)
     except ConfigError as exc:
         progress.close()
         print(f"config error: {args.config}: {exc}", file=sys.stderr)

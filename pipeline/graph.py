@@ -15,7 +15,8 @@ store as soon as its future completes. Stages receive plan pieces (:mod:`pipelin
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,8 +27,8 @@ from distributed import Client, Future, as_completed
 from pipeline import stages
 from pipeline.plan import ConstraintSetPlan, HistoryPlan, RunPlan
 from pipeline.progress import LogProgress
-from pipeline.store import CHECK_COLUMNS, RunStore, portfolio_part
-from pipeline.tables import frontier_table, greeks_table, instrument_table, scenario_table, views_row
+from pipeline.store import CHECK_COLUMNS, ROW_GROUP_ROWS, RunStore, batch_name, portfolio_part
+from pipeline.tables import frontier_table, greeks_table, instrument_table, scenario_block, views_row
 from tasks.vocabulary import OK_STATUSES, PortfolioKind, Status
 
 __all__ = ["execute", "RunResult"]
@@ -42,6 +43,8 @@ class RunResult:
     tables: dict[str, pd.DataFrame]
     timings: dict[str, float]
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: big tables as batches (one row group each) to stream to Parquet while the client is connected
+    streams: dict[str, Iterator[pd.DataFrame]] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,6 +63,10 @@ class _Run:
     portfolio_futures: dict[Future, dict[str, Any]] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
     reused: dict[str, int] = field(default_factory=lambda: {"views": 0, "portfolios": 0})
+    done: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pending_rows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    next_batch: int = 0
+    last_flush: float = 0.0
 
     def key(self, *parts: Any) -> str:
         return "sf-" + "-".join(str(p) for p in parts) + "-" + self.plan.config_sha256[:16]
@@ -84,8 +91,6 @@ def execute(plan: RunPlan, client: Client, store: RunStore, *, log: Log = print,
     t_start = time.perf_counter()
     _submit_scenarios(run)
     side = {"instruments": run.submit(instrument_table, plan.book, run.scen, key=run.key("instruments"))}
-    if plan.write_scenarios:
-        side["scenarios"] = run.submit(scenario_table, run.scen, key=run.key("scenario-table"))
     new_views = _submit_views(run)
     _submit_portfolios(run)
     _announce(run)
@@ -103,7 +108,10 @@ def execute(plan: RunPlan, client: Client, store: RunStore, *, log: Log = print,
         "reused_from_parts": run.reused,
         "computed": {"views": len(new_views), "portfolios": len(run.portfolio_futures)},
     }
-    return RunResult(tables, timings, counts)
+    streams = {"probabilities": _probabilities(run)}
+    if plan.write_scenarios:
+        streams["scenarios"] = _scenario_blocks(run)
+    return RunResult(tables, timings, counts, streams)
 
 
 # ---- submit -------------------------------------------------------------------------------------
@@ -165,14 +173,17 @@ def _idents(run: _Run, cset: ConstraintSetPlan) -> list[tuple[str, int]]:
 
 def _submit_portfolios(run: _Run) -> None:
     """Frontier limits, points, targets and single portfolios of every (view set, constraint set, measure)."""
+    run.done = run.store.read_part_batches("frontier") if run.resume else {}
+    run.next_batch = run.store.next_batch_id("frontier")
+    run.last_flush = time.perf_counter()
     for i, name in enumerate(run.plan.view_names):
         for cset in run.plan.constraint_sets:
             for rm in cset.measures:
                 todo = []
                 for kind, k in _idents(run, cset):
                     part = portfolio_part(i, rm, cset.index, kind, k)
-                    if run.resume and run.store.has_part("frontier", part):
-                        run.rows.append(run.store.read_part("frontier", part).iloc[0].to_dict())
+                    if part in run.done:
+                        run.rows.append(run.done[part])
                         run.reused["portfolios"] += 1
                     else:
                         todo.append((kind, k))
@@ -224,11 +235,21 @@ def _collect(run: _Run, new_views: dict[str, Future]) -> None:
     """Write every view outcome and portfolio row as its future completes."""
     name_of = {f: n for n, f in new_views.items()}
     chunk_set = set(run.chunks)
-    for fut in as_completed(list(run.chunks) + list(new_views.values()) + list(run.portfolio_futures)):
+    pending = as_completed(list(run.chunks) + list(new_views.values()) + list(run.portfolio_futures))
+    run.chunks = []  # the client lets go of the chunks: the workers free them once they are assembled
+    try:
+        _drain(run, pending, chunk_set, name_of)
+    finally:  # finished portfolios reach the parts even when the run is interrupted
+        _flush(run, force=True)
+
+
+def _drain(run: _Run, pending: Any, chunk_set: set[Future], name_of: dict[Future, str]) -> None:
+    for fut in pending:
         if fut in chunk_set:
             run.progress.advance("scenario chunks", failed=fut.status == "error")
             if fut.status == "error":
                 fut.result()  # no scenarios, no run: surface the error
+            chunk_set.discard(fut)
         elif fut in name_of:
             _collect_view(run, name_of[fut], fut.result())  # a failing view task is a bug: let it surface
         else:
@@ -252,8 +273,27 @@ def _collect_portfolio(run: _Run, fut: Future) -> None:
         row = {**{k: v for k, v in ident.items() if k != "part"}, "status": Status.error.value,
                "message": f"{type(exc).__name__}: {exc}"}
     run.rows.append(row)
-    run.store.write_part("frontier", ident["part"], pd.DataFrame([row]))
+    run.pending_rows.append((ident["part"], row))
+    _flush(run)
     run.progress.advance("portfolios", failed=row["status"] not in OK_STATUSES)
+
+
+#: Finished portfolios are saved for --resume in batches of this many rows, or after this many seconds.
+FLUSH_ROWS, FLUSH_SECONDS = 64, 2.0
+
+
+def _flush(run: _Run, force: bool = False) -> None:
+    """Save the pending portfolio rows as one batch file of parts."""
+    now = time.perf_counter()
+    if not run.pending_rows or not (force or len(run.pending_rows) >= FLUSH_ROWS
+                                    or now - run.last_flush >= FLUSH_SECONDS):
+        return
+    keys = [k for k, _ in run.pending_rows]
+    run.store.write_part_batch("frontier", batch_name(run.next_batch), pd.DataFrame([r for _, r in run.pending_rows]),
+                               keys)
+    run.next_batch += 1
+    run.pending_rows.clear()
+    run.last_flush = now
 
 
 # ---- stress and tables --------------------------------------------------------------------------
@@ -271,17 +311,40 @@ def _stress(run: _Run, frontier: pd.DataFrame) -> pd.DataFrame:
 def _tables(run: _Run, frontier: pd.DataFrame, stress: pd.DataFrame,
             side: dict[str, Future]) -> dict[str, pd.DataFrame]:
     ordered = [run.outcomes[n] for n in run.plan.view_names]
-    prob_parts = [pd.DataFrame({"scenario": np.arange(len(o.q)), "view_set": o.name, "probability": o.q})
-                  for o in ordered if o.q is not None]
-    tables = {
+    return {
         "instruments": side["instruments"].result(),
         "views": pd.DataFrame([views_row(o) for o in ordered]),
         "view_checks": pd.DataFrame([c for o in ordered for c in o.checks], columns=CHECK_COLUMNS),
-        "probabilities": pd.concat(prob_parts, ignore_index=True),
         "frontier": frontier,
         "stress": stress,
         "greeks": greeks_table(run.plan.book, frontier),
     }
-    if "scenarios" in side:
-        tables["scenarios"] = side["scenarios"].result()
-    return tables
+
+
+def _probabilities(run: _Run) -> Iterator[pd.DataFrame]:
+    """``probabilities.parquet``, one view set at a time (one row group each)."""
+    for name in run.plan.view_names:
+        q = run.outcomes[name].q
+        if q is not None:
+            yield pd.DataFrame({"scenario": np.arange(len(q)), "view_set": name, "probability": q})
+
+
+def _scenario_blocks(run: _Run) -> Iterator[pd.DataFrame]:
+    """``scenarios.parquet`` in blocks of rows built on the workers, fetched one at a time (the
+    client never holds the whole (S, N) matrix)."""
+    S = run.outcomes["prior"].q.size if run.outcomes["prior"].q is not None else 0
+    step = ROW_GROUP_ROWS // 4
+    ahead: deque[Future] = deque()
+    for a in range(0, S, step):
+        ahead.append(run.submit(scenario_block, run.scen, a, min(a + step, S), key=run.key("scenario-block", a)))
+        if len(ahead) > 1:  # one block in flight while the client writes the previous one
+            yield _take(ahead)
+    while ahead:
+        yield _take(ahead)
+
+
+def _take(ahead: deque[Future]) -> pd.DataFrame:
+    f = ahead.popleft()
+    df = f.result()
+    f.release()
+    return df

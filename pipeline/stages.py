@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.memory import MAX_CACHED_PROBLEMS, PROBLEM_CACHE_BYTES, STRESS_BLOCK_BYTES
 from pipeline.plan import BookPlan, ConstraintSetPlan, HistoryPlan, Realigned, SimulationPlan, ViewSetPlan
 from tasks.errors import ViewsInfeasible
 from tasks.instruments import pnl_paths, scenario_pnl
@@ -183,7 +184,6 @@ def solve_views(scen: ScenarioSet, view_set: ViewSetPlan) -> ViewOutcome:
 # ---- optimisation -------------------------------------------------------------------------------
 
 _PROBLEMS: OrderedDict[str, PortfolioProblem] = OrderedDict()
-_MAX_PROBLEMS = 16
 
 
 def _problem(key: str, cset: ConstraintSetPlan, scen: ScenarioSet, view: ViewOutcome, rm: str) -> PortfolioProblem:
@@ -201,7 +201,8 @@ def _problem(key: str, cset: ConstraintSetPlan, scen: ScenarioSet, view: ViewOut
                                 path_p=view.q if paths is not None else None, constraints=cons,
                                 names=scen.instruments, cvar_method=st.cvar_method)
         _PROBLEMS[key] = prob
-        while len(_PROBLEMS) > _MAX_PROBLEMS:
+        budget = max(1, PROBLEM_CACHE_BYTES // max(1, 3 * scen.R.nbytes))  # a problem holds ~3 copies of R
+        while len(_PROBLEMS) > min(MAX_CACHED_PROBLEMS, budget):
             _PROBLEMS.popitem(last=False)
     else:
         _PROBLEMS.move_to_end(key)
@@ -299,10 +300,13 @@ def stress_table(alpha: float, scen: ScenarioSet, view: ViewOutcome, portfolios:
     cols = [f"e_{n}" for n in scen.instruments]
     ident = portfolios[["portfolio", "view_set", "risk_measure", "constraint_set", "kind", "point"]].rename(
         columns={"view_set": "portfolio_view_set"})
+    E = portfolios[cols].to_numpy(dtype=float)
     if not view.ok:
-        metrics = stress_metrics(scen.R, np.full((len(portfolios), len(cols)), np.nan), scen.p, alpha)
-    else:
-        metrics = stress_metrics(scen.R, portfolios[cols].to_numpy(dtype=float), view.q, alpha)
+        E = np.full_like(E, np.nan)
+    q = view.q if view.ok else scen.p
+    block = max(1, STRESS_BLOCK_BYTES // (8 * scen.R.shape[0]))  # an (S, block) P&L matrix at a time
+    metrics = pd.concat([stress_metrics(scen.R, E[i:i + block], q, alpha) for i in range(0, max(len(E), 1), block)],
+                        ignore_index=True)
     out = pd.concat([ident.reset_index(drop=True), metrics], axis=1)
     out.insert(1, "eval_view_set", view.name)
     out["eval_status"] = view.status

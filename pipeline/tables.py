@@ -11,7 +11,7 @@ from pipeline.plan import BookPlan, RunPlan
 from pipeline.stages import ScenarioSet, ViewOutcome
 from tasks.vocabulary import GREEKS, PortfolioKind
 
-__all__ = ["views_row", "frontier_table", "greeks_table", "instrument_table", "scenario_table", "IDENTITY"]
+__all__ = ["views_row", "frontier_table", "greeks_table", "instrument_table", "scenario_block", "IDENTITY"]
 
 #: columns that identify a portfolio in frontier, stress and greeks tables
 IDENTITY = ["portfolio", "view_set", "risk_measure", "constraint_set", "kind", "point"]
@@ -71,9 +71,10 @@ def instrument_table(book: BookPlan, scen: ScenarioSet) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def scenario_table(scen: ScenarioSet) -> pd.DataFrame:
-    """``scenarios.parquet``: P&L per unit exposure of every instrument, and the prior."""
-    df = pd.DataFrame(scen.R, columns=scen.instruments)
-    df.insert(0, "scenario", np.arange(len(df)))
-    df["probability"] = scen.p
+def scenario_block(scen: ScenarioSet, start: int, stop: int) -> pd.DataFrame:
+    """Rows ``start:stop`` of ``scenarios.parquet``: P&L per unit exposure of every instrument, and
+    the prior."""
+    df = pd.DataFrame(scen.R[start:stop], columns=scen.instruments)
+    df.insert(0, "scenario", np.arange(start, stop))
+    df["probability"] = scen.p[start:stop]
     return df

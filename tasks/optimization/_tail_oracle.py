@@ -127,13 +127,15 @@ class TailOracle:
     def __init__(self, Xs: np.ndarray, q: np.ndarray, alpha: float) -> None:
         self.Xs = np.asfortranarray(Xs)  # column-major: both products below read it contiguously
         self.q, self.alpha = q, float(alpha)
-        self.guess = int(min(q.size, max(64, np.ceil(1.5 * alpha * q.size))))
+        self.guess0 = int(min(q.size, max(64, np.ceil(1.5 * alpha * q.size))))
         self.band_target = max(_BAND_MIN, int(_BAND_FRACTION * q.size))
         self.full_selections = 0
         self.forget()
 
     def forget(self) -> None:
-        """Drop the bracket: the next selection is a quickselect."""
+        """Start afresh (the next selection is a quickselect from the first guess): a sequence of
+        calls after ``forget`` depends on nothing before it."""
+        self.guess = self.guess0
         self.var: float | None = None
         self.half_width = 0.0
 

@@ -4,6 +4,7 @@ import copy
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 import pipeline
@@ -34,7 +35,13 @@ def test_every_table_is_written_and_readable(two_worker_run):
         assert meta["config"]["name"] == "e2e" and "numpy" in meta["versions"]
     m = run["manifest"]
     assert m["workers"] == 2 and m["rows"]["frontier"] == len(run["frontier"])
+    assert m["rows"]["probabilities"] == len(run["probabilities"]) == 2000 * len(run["views"])
     assert not list(path.glob(".tmp-*"))
+    assert not (path / ".parts").exists()  # a finished run keeps no parts
+    # probabilities: one row group per view set (a filtered read touches one)
+    meta = pq.ParquetFile(path / "probabilities.parquet").metadata
+    assert meta.num_row_groups == len(run["views"])
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [2000] * len(run["views"])
 
 
 def test_case_premia_in_outputs(two_worker_run):

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 import pipeline
+from pipeline.store import RunStore
 from tests.pipeline.procs import dask_cmd, kill_group, scheduler_address, start, wait_for
 
 pytestmark = pytest.mark.cluster
@@ -107,32 +108,42 @@ def test_client_killed_then_resume(cfg, reference, tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "pipeline", "run", str(config), "--out", str(out), "--workers", "2"]
     proc = start(cmd, tmp_path / "first.log")
+    store = RunStore(out)
     parts = out / ".parts" / "frontier"
+
+    def saved() -> int:
+        return len(store.read_part_batches("frontier")) if parts.is_dir() else 0
+
     try:
-        wait_for(lambda: parts.is_dir() and len(list(parts.glob("*.parquet"))) >= 12, 120, "12 finished portfolios")
+        wait_for(lambda: saved() >= 12, 120, "12 finished portfolios")
     finally:
         kill_group(proc)  # the client and its embedded cluster die mid-run
     assert not (out / "manifest.json").exists()
-    done = {p.name: p.stat().st_mtime_ns for p in parts.glob("*.parquet")}
+    done = len(store.read_part_batches("frontier"))
+    batches = {p.name: p.stat().st_mtime_ns for p in parts.glob("b*.parquet")}
+    assert len(batches) < done  # parts are batched, not one file per portfolio
     views_done = len(list((out / ".parts" / "views").glob("*.parquet")))
     total = len(reference["frontier"])
-    assert 12 <= len(done) < total
+    assert 12 <= done < total
 
+    first_batch = RunStore(out).next_batch_id("frontier")
     res = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     run = pipeline.read_run(out)
     counts = run["manifest"]["status_counts"]
     # finished pieces were read back, not recomputed: the resumed run computed only the rest
-    assert counts["reused_from_parts"]["portfolios"] == len(done)
-    assert counts["computed"]["portfolios"] == total - len(done)
+    assert counts["reused_from_parts"]["portfolios"] == done
+    assert counts["computed"]["portfolios"] == total - done
     assert counts["reused_from_parts"]["views"] == views_done
-    assert {p.name: p.stat().st_mtime_ns for p in parts.glob("*.parquet") if p.name in done} == done
+    assert first_batch == len(batches) and not (out / ".parts").exists()  # finished: parts removed
     assert_same_numbers(reference, run)
 
 
 def test_resume_refuses_parts_of_another_config(cfg, tmp_path):
     out = tmp_path / "run"
     pipeline.run(cfg, out=out, workers=1, log=lambda m: None)
+    sha = pipeline.read_run(out)["manifest"]["config_sha256"]
+    RunStore(out).prepare(resume=False, config_sha256=sha)  # the parts an interrupted run would leave
     other = copy.deepcopy(cfg)
     other["seed"] = 99
     with pytest.raises(pipeline.ConfigError, match="different config"):
