@@ -64,6 +64,9 @@ class _Run:
     rows: list[dict[str, Any]] = field(default_factory=list)
     reused: dict[str, int] = field(default_factory=lambda: {"views": 0, "portfolios": 0})
     done: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: per problem (view set index, measure, constraint set index): portfolios still running and rows
+    problems: dict[tuple[int, str, int], dict[str, Any]] = field(default_factory=dict)
+    stress_futures: list[Future] = field(default_factory=list)
     pending_rows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     next_batch: int = 0
     last_flush: float = 0.0
@@ -179,16 +182,21 @@ def _submit_portfolios(run: _Run) -> None:
     for i, name in enumerate(run.plan.view_names):
         for cset in run.plan.constraint_sets:
             for rm in cset.measures:
-                todo = []
+                todo, pk = [], (i, str(rm), cset.index)
+                run.problems[pk] = {"rows": [], "left": 0}
                 for kind, k in _idents(run, cset):
                     part = portfolio_part(i, rm, cset.index, kind, k)
                     if part in run.done:
                         run.rows.append(run.done[part])
+                        run.problems[pk]["rows"].append(run.done[part])
                         run.reused["portfolios"] += 1
                     else:
                         todo.append((kind, k))
+                run.problems[pk]["left"] = len(todo)
                 if todo:
                     _submit_problem(run, i, name, cset, rm, todo)
+                else:
+                    _submit_stress(run, pk)
 
 
 def _submit_problem(run: _Run, i: int, name: str, cset: ConstraintSetPlan, rm: str,
@@ -211,7 +219,7 @@ def _submit_problem(run: _Run, i: int, name: str, cset: ConstraintSetPlan, rm: s
         run.portfolio_futures[f] = {
             "view_set": name, "risk_measure": str(rm), "constraint_set": cset.name, "kind": kind, "point": k,
             "portfolio": stages.portfolio_id(name, rm, cset.name, kind, k),
-            "part": portfolio_part(i, rm, si, kind, k)}
+            "part": portfolio_part(i, rm, si, kind, k), "problem": (i, str(rm), si)}
 
 
 def _announce(run: _Run) -> None:
@@ -270,11 +278,16 @@ def _collect_portfolio(run: _Run, fut: Future) -> None:
     try:
         row = fut.result()
     except Exception as exc:  # recorded, the run goes on
-        row = {**{k: v for k, v in ident.items() if k != "part"}, "status": Status.error.value,
+        row = {**{k: v for k, v in ident.items() if k not in ("part", "problem")}, "status": Status.error.value,
                "message": f"{type(exc).__name__}: {exc}"}
     run.rows.append(row)
     run.pending_rows.append((ident["part"], row))
     _flush(run)
+    problem = run.problems[ident["problem"]]
+    problem["rows"].append(row)
+    problem["left"] -= 1
+    if problem["left"] == 0:  # the problem's stress runs while other problems are still solving
+        _submit_stress(run, ident["problem"])
     run.progress.advance("portfolios", failed=row["status"] not in OK_STATUSES)
 
 
@@ -298,14 +311,28 @@ def _flush(run: _Run, force: bool = False) -> None:
 
 # ---- stress and tables --------------------------------------------------------------------------
 
-def _stress(run: _Run, frontier: pd.DataFrame) -> pd.DataFrame:
-    """Every optimal portfolio under every probability vector."""
-    ok = frontier[frontier["status"].isin([s.value for s in OK_STATUSES])]
+def _submit_stress(run: _Run, pk: tuple[int, str, int]) -> None:
+    """The optimal portfolios of one finished problem under every probability vector (one task per
+    view set; the portfolios in canonical order, so each task's inputs are fixed by the config)."""
+    rows = frontier_table(run.problems[pk]["rows"], run.plan)
+    ok = rows[rows["status"].isin([s.value for s in OK_STATUSES])].reset_index(drop=True)
     if not len(ok):
+        return
+    for j, n in enumerate(run.plan.view_names):
+        run.stress_futures.append(run.submit(stages.stress_table, run.plan.settings.alpha, run.scen,
+                                             run.view_future(n), ok, key=run.key("stress", *pk, j)))
+
+
+def _stress(run: _Run, frontier: pd.DataFrame) -> pd.DataFrame:
+    """Every optimal portfolio under every probability vector: the problems' stress tables, ordered
+    by evaluating view set, then as the frontier table."""
+    if not run.stress_futures:
         return pd.DataFrame()
-    futures = [run.submit(stages.stress_table, run.plan.settings.alpha, run.scen, run.view_future(n), ok,
-                          key=run.key("stress", i)) for i, n in enumerate(run.plan.view_names)]
-    return pd.concat([f.result() for f in futures], ignore_index=True)
+    parts = pd.concat([f.result() for f in run.stress_futures], ignore_index=True)
+    views = {n: i for i, n in enumerate(run.plan.view_names)}
+    position = {p: i for i, p in enumerate(frontier["portfolio"])}
+    order = pd.DataFrame({"v": parts["eval_view_set"].map(views), "p": parts["portfolio"].map(position)})
+    return parts.loc[order.sort_values(["v", "p"]).index].reset_index(drop=True)
 
 
 def _tables(run: _Run, frontier: pd.DataFrame, stress: pd.DataFrame,

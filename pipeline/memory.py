@@ -33,7 +33,7 @@ _F = 8  # bytes per float64
 #: Resident size of a worker or client process with the numerical stack imported (measured ~0.25 GB).
 PROCESS_BYTES = 300 * 2**20
 #: A stress task evaluates portfolios in blocks whose (S, block) P&L matrix holds at most this much.
-STRESS_BLOCK_BYTES = 64 * 2**20
+STRESS_BLOCK_BYTES = 8 * 2**20
 #: Copies of the (S, N) matrix a compiled problem holds, by formulation (besides the shared ``R``).
 FORMULATION_COPIES = {"cuts": 2.0, "lp": 8.0, "moments": 0.0, "paths": 8.0}
 #: Problems a worker keeps compiled (pipeline.stages keeps at most this many, and fewer when large).

@@ -38,8 +38,10 @@ def stress_metrics(R: np.ndarray, exposures: np.ndarray, q: np.ndarray, alpha: f
     pnl = R @ E[ok].T  # (S, M_ok)
     out.loc[ok, "expected_return"] = rmod.expected_return(pnl, q)
     out.loc[ok, "volatility"] = rmod.standard_deviation(pnl, q)
-    out.loc[ok, "VaR"] = rmod.value_at_risk(pnl, q, alpha)
-    out.loc[ok, "CVaR"] = rmod.conditional_value_at_risk(pnl, q, alpha)
+    X, qk, _ = rmod._scenarios(pnl, q)
+    var, cvar = rmod._tail(-X, qk, rmod._check_alpha(alpha, allow_one=False))  # one selection for both
+    out.loc[ok, "VaR"] = var
+    out.loc[ok, "CVaR"] = cvar
     out.loc[ok, "worst_loss"] = rmod.worst_realization(pnl, q)
     out.loc[ok, "prob_loss"] = q @ (pnl < 0)
     return out
