@@ -237,7 +237,7 @@ def bench_run(S: int, points: int) -> None:
     est = mem["estimate"]
     print(f"{S:>8d} whole run {r['wall']:6.1f} s (start-up {st['start-up']:.1f}, views done {st.get('view sets', 0):.1f}, "
           f"portfolios done {st.get('portfolios', 0):.1f}, stress {stress:.1f}) {r['statuses']}; "
-          f"scenario data moved {r['moved'] / 2**20:.0f} MB in {r['moving']:.2f} s "
+          f"scenario data moved {r['moved'] / 2**20:.1f} MB in {r['moving']:.2f} s "
           f"({100 * r['moving'] / r['wall']:.1f} % of wall); peak RSS worker {max(peaks) / 2**20:.0f} MB "
           f"(estimate {est['worker'] / 2**20:.0f}, ratio {est['worker'] / max(peaks):.2f}), client "
           f"{mem['peak_rss']['client'] / 2**20:.0f} MB (estimate {est['client'] / 2**20:.0f}, ratio "
@@ -249,6 +249,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="S <= 1e5")
     ap.add_argument("--points", type=int, default=20)
     ap.add_argument("--run", action="store_true", help="also time whole pipeline runs")
+    ap.add_argument("--only-run", action="store_true", help="whole runs only (implies --run)")
     ap.add_argument("--run-one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--sizes", type=int, nargs="*", help="scenario counts (default: by --quick)")
     ap.add_argument("--posteriors", nargs="*", default=["prior", "crash"])
@@ -259,11 +260,12 @@ def main() -> None:
         run_one(args.run_one, args.points)
         return
     sizes = args.sizes or ([10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000])
-    prev_cls = previous_solver()
-    print(f"# CVaR frontier points (seconds: median max); {os.cpu_count()} CPUs")
-    for S in sizes:
-        bench_points(S, args, prev_cls)
-    if args.run:
+    prev_cls = None if args.only_run else previous_solver()
+    if not args.only_run:
+        print(f"# CVaR frontier points (seconds: median max); {os.cpu_count()} CPUs")
+        for S in sizes:
+            bench_points(S, args, prev_cls)
+    if args.run or args.only_run:
         print("# whole runs, 2 local workers (prior + crash, CVaR + MV frontiers)")
         for S in sizes:
             bench_run(S, args.points)

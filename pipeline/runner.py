@@ -184,7 +184,16 @@ def _memory_guard(client: Any, est: MemoryEstimate, force: bool, log: Callable[[
 
 
 def _rss_peak() -> int:
-    """This process's peak resident memory in bytes (``ru_maxrss``: KB on Linux, bytes on macOS)."""
+    """This process's peak resident memory in bytes: ``VmHWM`` of ``/proc/self/status`` on Linux
+    (``ru_maxrss`` would keep the peak of the parent a process was forked from across ``exec``),
+    else ``ru_maxrss`` (KB on Linux, bytes on macOS)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak if sys.platform == "darwin" else peak * 1024)
 

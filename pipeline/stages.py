@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from dask.sizeof import sizeof
 
 from pipeline.memory import MAX_CACHED_PROBLEMS, PROBLEM_CACHE_BYTES, STRESS_BLOCK_BYTES
 from pipeline.plan import BookPlan, ConstraintSetPlan, HistoryPlan, Realigned, SimulationPlan, ViewSetPlan
@@ -90,6 +91,13 @@ class ViewOutcome(Realigned):
     @property
     def ok(self) -> bool:
         return self.status == ViewStatus.ok
+
+
+@sizeof.register(Realigned)
+def _sizeof_result(obj: Realigned) -> int:
+    """Bytes of a task result (its arrays): Dask's memory accounting and transfer decisions use it
+    (the default for an unknown object is its shallow ``sys.getsizeof``, ~56 bytes)."""
+    return 64 + sum(sizeof(v) for v in vars(obj).values())
 
 
 # ---- scenarios ----------------------------------------------------------------------------------

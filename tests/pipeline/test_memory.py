@@ -71,3 +71,18 @@ def test_manifest_records_estimate_and_measured_peaks(case_dict, tmp_path):
     assert len(peaks) == 1 and peaks[0] > 50 * 2**20 and mem["peak_rss"]["client"] > 50 * 2**20
     # at this size the process dominates: the estimate is within 2x of the measured peak
     assert 0.5 < mem["estimate"]["worker"] / peaks[0] < 2.0
+
+
+def test_dask_sees_the_size_of_task_results(case_dict, tmp_path):
+    """Dask's memory accounting and transfer decisions use sizeof: a scenario set must report its arrays."""
+    from dask.sizeof import sizeof
+
+    from pipeline import stages
+
+    plan = _plan(case_dict, tmp_path, count=4000, block_size=1000)
+    sim = plan.scenarios
+    chunks = [stages.chunk_scenarios(sim, plan.book, list(g), None) for g in sim.block_groups]
+    scen = stages.assemble_scenarios(plan.book, *chunks)
+    arrays = scen.R.nbytes + scen.X.nbytes + scen.p.nbytes
+    assert arrays <= sizeof(scen) <= 1.2 * arrays + 10_000
+    assert sizeof(stages.prior_outcome(scen)) >= scen.p.nbytes
