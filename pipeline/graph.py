@@ -2,10 +2,13 @@
 
 Graph (keys are ``sf-<stage>-<ids>-<config hash>``, so identical configs give identical keys)::
 
-    stats[c] ──► transform ──► chunk[c] ──► scenarios ─┬─► view[prior], view[v] ─► limits[v,rm]
-    (per chunk: draws + per-block moments)             │                            └► point[v,rm,k]
-                                                       │                            └► target[v,rm,i]
-                                                       └─► stress[v] (all portfolios under view v)
+    stats[c] ──► transform ──► chunk[c] ──► scenarios ─┬─► view[prior], view[v] ─► limits[v,rm,s]
+    (per chunk: draws + per-block moments)             │        │                   └► point[v,rm,s,k]
+                                                       │        │                   └► target[v,rm,s,i]
+                                                       │        └► marginals[v] (histograms of the
+                                                       │           viewed variables under view v)
+                                                       └─► stress[v,rm,s,j] (a finished problem's
+                                                           portfolios under view set j)
 
 The scenario matrix is the result of the ``scenarios`` task and stays on the workers; the client
 only receives small results (posteriors, frontier rows, stress tables) and writes each one to the
@@ -28,7 +31,16 @@ from pipeline import stages
 from pipeline.plan import ConstraintSetPlan, HistoryPlan, RunPlan
 from pipeline.progress import LogProgress
 from pipeline.store import CHECK_COLUMNS, ROW_GROUP_ROWS, RunStore, batch_name, portfolio_part
-from pipeline.tables import frontier_table, greeks_table, instrument_table, scenario_block, views_row
+from pipeline.tables import (
+    empty_marginals,
+    frontier_table,
+    greeks_table,
+    instrument_table,
+    marginal_table,
+    scenario_block,
+    viewed_variables,
+    views_row,
+)
 from tasks.vocabulary import OK_STATUSES, PortfolioKind, Status
 
 __all__ = ["execute", "RunResult"]
@@ -67,6 +79,7 @@ class _Run:
     #: per problem (view set index, measure, constraint set index): portfolios still running and rows
     problems: dict[tuple[int, str, int], dict[str, Any]] = field(default_factory=dict)
     stress_futures: list[Future] = field(default_factory=list)
+    marginal_futures: list[Future] = field(default_factory=list)
     pending_rows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     next_batch: int = 0
     last_flush: float = 0.0
@@ -95,6 +108,7 @@ def execute(plan: RunPlan, client: Client, store: RunStore, *, log: Log = print,
     _submit_scenarios(run)
     side = {"instruments": run.submit(instrument_table, plan.book, run.scen, key=run.key("instruments"))}
     new_views = _submit_views(run)
+    _submit_marginals(run)
     _submit_portfolios(run)
     _announce(run)
     _collect(run, new_views)
@@ -166,11 +180,21 @@ def _submit_views(run: _Run) -> dict[str, Future]:
     return new
 
 
+def _submit_marginals(run: _Run) -> None:
+    """One task per probability vector: histograms of every viewed variable (``marginals.parquet``,
+    what the report's density panels need, so they never need the (S, N) matrix on the client)."""
+    variables = viewed_variables(run.plan.view_sets)
+    for j, name in enumerate(run.plan.view_names):
+        run.marginal_futures.append(run.submit(marginal_table, run.scen, run.view_future(name), variables,
+                                               key=run.key("marginals", j)))
+
+
 def _idents(run: _Run, cset: ConstraintSetPlan) -> list[tuple[str, int]]:
-    """(kind, point) of every portfolio of one (view set, measure) under constraint set ``cset``."""
-    st = run.plan.settings
-    targets = [(PortfolioKind.target.value, j) for j in range(len(st.targets))] if cset.name == "base" else []
-    return ([(PortfolioKind.frontier.value, k) for k in range(st.points)] + targets
+    """(kind, point) of every portfolio of one (view set, measure) under constraint set ``cset``:
+    the frontier points, the headline targets and the single portfolios (every set gets all)."""
+    st = cset.settings
+    return ([(PortfolioKind.frontier.value, k) for k in range(st.points)]
+            + [(PortfolioKind.target.value, j) for j in range(len(st.targets))]
             + [(obj.value, 0) for obj in st.portfolios])
 
 
@@ -345,7 +369,14 @@ def _tables(run: _Run, frontier: pd.DataFrame, stress: pd.DataFrame,
         "frontier": frontier,
         "stress": stress,
         "greeks": greeks_table(run.plan.book, frontier),
+        "marginals": _marginals(run),
     }
+
+
+def _marginals(run: _Run) -> pd.DataFrame:
+    """``marginals.parquet``: the per-view-set histograms, in view-set order."""
+    parts = [p for p in (f.result() for f in run.marginal_futures) if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else empty_marginals()
 
 
 def _probabilities(run: _Run) -> Iterator[pd.DataFrame]:

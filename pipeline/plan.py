@@ -60,10 +60,13 @@ class SimulationPlan:
 
 @dataclass(frozen=True)
 class HistoryPlan(Realigned):
-    """Scenarios read from the user's file: driver log-returns over the horizon and prior p (S,)."""
+    """Scenarios read from the user's file: driver log-returns over the horizon and prior p (S,);
+    ``summary`` says in one line what was read and how the rows became horizon scenarios (their
+    frequency, prices converted, windows summed)."""
 
     scenarios: DriverScenarios
     p: np.ndarray
+    summary: str = ""
 
 
 @dataclass(frozen=True)

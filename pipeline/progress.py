@@ -18,6 +18,11 @@ The existing ``log(str)`` callback of :func:`pipeline.graph.execute` can drive a
 unchanged: pass :meth:`Progress.log`, which turns lines such as ``"views 1/2: prior ok ..."`` and
 ``"portfolios 10/52"`` into stage updates and everything else into messages.
 
+A stage's clock starts when its work starts: :meth:`Progress.work_started` marks the moment the
+run's tasks are submitted, and every stage announced after it times itself from there (the
+scenario chunks run while the rest of the graph is still being submitted, so a clock started at
+the announcement would report "done in 0.0 s" for work that took seconds).
+
 :func:`final_summary` turns a finished run (folder, :func:`pipeline.read_run` dict, or the
 manifest's ``status_counts``) into the closing text: views solved/infeasible, portfolios
 optimal/infeasible, wall time and where the outputs are.
@@ -131,16 +136,30 @@ class Progress:
         self._drawn = 0          # lines of the live block currently on screen (tty)
         self._last_draw = -1e18
         self._closed = False
+        self._work_t0: float | None = None  # set by work_started(): stages announced later start here
         self._unicode = "utf" in (getattr(self.stream, "encoding", None) or "").lower()
 
     # -- public API --------------------------------------------------------------------------
+    def work_started(self) -> None:
+        """Mark now as the moment the run's tasks start: stages announced later are timed from it.
+
+        The graph submits every task first and announces the stages afterwards, so without this
+        mark a stage whose tasks finished during the submission would report 0.0 s.
+        """
+        with self._lock:
+            self._work_t0 = self._clock()
+
     def stage(self, name: str, total: int) -> None:
-        """Start (or restart with a new total) the stage ``name`` with ``total`` items."""
+        """Start (or restart with a new total) the stage ``name`` with ``total`` items.
+
+        Its clock starts at :meth:`work_started` when that was called, else now.
+        """
         with self._lock:
             now = self._clock()
             st = self._stages.get(name)
             if st is None:
-                st = self._stages[name] = _Stage(name, max(0, int(total)), started=now)
+                start = now if self._work_t0 is None else min(self._work_t0, now)
+                st = self._stages[name] = _Stage(name, max(0, int(total)), started=start)
             else:
                 st.total = max(0, int(total))
                 st.finished = None
@@ -200,12 +219,20 @@ class Progress:
                 self.message(f"{name} {done}/{total}: {rest}")
             self.update(name, done, total, st.failed + (1 if is_failure else 0))
 
-    def close(self) -> None:
-        """Final redraw (tty) or completion lines for unfinished stages (plain); idempotent."""
+    def close(self, *, interrupted: bool = False) -> None:
+        """Final redraw (tty) or completion lines for unfinished stages (plain); idempotent.
+
+        ``interrupted`` (Ctrl-C): write nothing more; the caller prints the one line that says what
+        was saved and how to resume.
+        """
         with self._lock:
             if self._closed:
                 return
-            if self.mode == "tty":
+            if interrupted:
+                if self.mode == "tty" and self._drawn:
+                    self.stream.write("\n")  # keep the block; the caller's line goes below it
+                self._drawn = 0
+            elif self.mode == "tty":
                 self._redraw(force=True)
                 self._drawn = 0  # leave the final block on screen
             elif self.mode == "plain":

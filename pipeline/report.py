@@ -4,19 +4,21 @@
 pyplot state are not touched):
 
 ``frontier_<rm>.png``
-    the efficient frontier of every probability vector (prior and each view set) for one risk
-    measure, with the headline (``kind == "target"``) portfolios marked;
-``exposures_<rm>.png``
-    exposure composition along each frontier (one row per view set): cash assets and options in
-    separate panels (options hatched), positive and negative parts stacked separately;
-``stress_<rm>.png``
-    the stress matrix of the prior frontier: expected return and CVaR of every prior-frontier
-    portfolio under every view set (annotated heat maps);
+    the efficient frontiers of one risk measure: a line per (view set, constraint set) (colour:
+    view set; solid: base constraints, dashed/dotted: each extra constraint set), headline targets
+    as stars and single portfolios (Sharpe, Utility, MaxRet) as their own markers;
+``exposures_<rm>.png`` (``exposures_<rm>_<set>.png`` per extra constraint set)
+    exposure composition along each frontier (one row per view set, each with its own return
+    axis), a panel per instrument kind (options hatched), positive and negative parts stacked
+    separately;
+``stress_<rm>.png`` (``stress_<rm>_<set>.png``)
+    the stress matrix of the prior frontier: expected return and CVaR of every prior-frontier and
+    headline portfolio under every view set (annotated heat maps);
 ``views_<view set>.png``
-    per view set: prior vs posterior density of every viewed variable (needs
-    ``scenarios.parquet``) and the posterior/prior probability ratios sorted, with the relative
-    entropy and effective number of scenarios in the title;
-``greeks_<rm>.png``
+    per view set: prior vs posterior density of every viewed variable (from
+    ``marginals.parquet``, over every scenario) and the posterior/prior probability ratios sorted,
+    with the relative entropy and effective number of scenarios in the title;
+``greeks_<rm>.png`` (``greeks_<rm>_<set>.png``)
     portfolio Greeks per underlying along each frontier (needs ``greeks.parquet``).
 
 Figures whose inputs are missing are skipped and the HTML says why. ``report.html`` embeds every
@@ -85,13 +87,16 @@ body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em au
 color:#222;padding:0 1em}
 h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;
 margin-top:2em}
+.scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:.85em;margin:.6em 0}
-td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right}th{background:#f4f4f4}
+table.exposures{font-size:.78em}table.exposures th{overflow-wrap:anywhere;min-width:3.2em}
+table.headline td:last-child{text-align:left;font-size:.92em}
+td,th{border:1px solid #ddd;padding:.25em .5em;text-align:right}th{background:#f4f4f4}
 td:first-child,th:first-child{text-align:left}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.85em;color:#555}.note{color:#8a5a00;background:#fff6e0;padding:.4em .7em;
 border-left:3px solid #e0a800;margin:.5em 0;font-size:.9em}
-pre{background:#f7f7f7;padding:.6em;font-size:.85em}
+pre{background:#f7f7f7;padding:.6em;font-size:.85em;white-space:pre-wrap}
 .meta{color:#555;font-size:.9em}
 """
 
@@ -103,7 +108,8 @@ def _html(ctx: Context, sections: list[Section]) -> str:
     name = man.get("name", ctx.cfg.get("name", "run"))
     meta = [f"seed {man.get('seed', '?')}", f"{ctx.n_scenarios:,} scenarios",
             f"{len(ctx.kinds)} instruments", f"view sets: {', '.join(ctx.view_sets)}",
-            f"risk measures: {', '.join(ctx.risk_measures)}"]
+            f"risk measures: {', '.join(ctx.risk_measures)}",
+            f"constraint sets: {', '.join(ctx.constraint_sets)}"]
     if man.get("finished_utc"):
         meta.append(f"finished {man['finished_utc']}")
     parts = [

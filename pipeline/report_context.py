@@ -20,6 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from pipeline.show import (
+    constraint_set_order,
     exposure_columns,
     instrument_kinds,
     risk_measure_order,
@@ -28,11 +29,15 @@ from pipeline.show import (
 )
 from tasks.vocabulary import OK_STATUSES
 
-__all__ = ["Context", "Section", "view_set_colors", "RC"]
+__all__ = ["Context", "Section", "view_set_colors", "RC", "CSET_STYLES", "SINGLE_MARKERS"]
 
 _PRIOR_COLOR = "#222222"
 _VIEW_COLORS = ("tab:red", "tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown",
                 "tab:pink", "tab:olive", "tab:cyan")
+#: line style of each constraint set's frontiers, in constraint-set order (``base`` solid)
+CSET_STYLES = ("-", "--", ":", "-.")
+#: marker of each single-portfolio kind in the frontier and Greeks charts (targets are stars)
+SINGLE_MARKERS = {"Sharpe": "D", "Utility": "P", "MaxRet": "^"}
 #: matplotlib rc settings of every figure (used with ``rc_context``)
 RC = {
     "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
@@ -80,17 +85,39 @@ class Context:
         fr = run.get("frontier")
         self.frontier = fr if fr is not None else pd.DataFrame()
         self.ecols = exposure_columns(self.frontier) if not self.frontier.empty else []
+        self.constraint_sets = constraint_set_order(self.frontier) if not self.frontier.empty else ["base"]
         self.kinds = instrument_kinds(run)
         self.n_scenarios = scenario_count(run)
 
-    def ok_frontier(self, vs: str, rm: str, kind: str = "frontier") -> pd.DataFrame:
-        """Solved rows of one (view set, risk measure) and kind, sorted by expected return."""
+    def ok_frontier(self, vs: str, rm: str, kind: str = "frontier", cset: str = "base") -> pd.DataFrame:
+        """Solved rows of one (view set, risk measure, constraint set) and kind, sorted by
+        expected return."""
+        fr = self._rows(vs, rm, cset)
+        if fr.empty:
+            return fr
+        sub = fr[(fr["kind"] == kind) & fr["status"].isin(OK_STATUSES)]
+        return sub.sort_values(["expected_return", "point"])
+
+    def has_problem(self, vs: str, rm: str, cset: str) -> bool:
+        """Whether the frontier table has rows (of any status) for (view set, measure, set)."""
+        return not self._rows(vs, rm, cset).empty
+
+    def _rows(self, vs: str, rm: str, cset: str) -> pd.DataFrame:
         fr = self.frontier
         if fr.empty:
             return fr
-        sub = fr[(fr["view_set"] == vs) & (fr["risk_measure"] == rm) & (fr["kind"] == kind)
-                 & fr["status"].isin(OK_STATUSES)]
-        return sub.sort_values(["expected_return", "point"])
+        sets = fr["constraint_set"] if "constraint_set" in fr else pd.Series("base", index=fr.index)
+        return fr[(fr["view_set"] == vs) & (fr["risk_measure"] == rm) & (sets == cset)]
+
+    def cset_style(self, cset: str) -> str:
+        """Line style of constraint set ``cset`` (``base`` solid)."""
+        i = self.constraint_sets.index(cset) if cset in self.constraint_sets else 0
+        return CSET_STYLES[i % len(CSET_STYLES)]
+
+    @staticmethod
+    def label(vs: str, cset: str) -> str:
+        """``prior`` or ``prior @ set``: the legend label of one view set's frontier."""
+        return vs if cset == "base" else f"{vs} @ {cset}"
 
     def save(self, fig: Figure, name: str) -> str:
         """Save ``fig`` as ``<root>/<name>.png`` and return the file name."""

@@ -1,5 +1,6 @@
 """The report's Greeks figures: portfolio Greeks per underlying along each frontier
-(``greeks_<rm>.png``, needs ``greeks.parquet``).
+(``greeks_<rm>.png`` for the base constraint set, ``greeks_<rm>_<set>.png`` for each extra one;
+needs ``greeks.parquet``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from pipeline.report_context import RC, Context, Section
+from pipeline.report_context import RC, SINGLE_MARKERS, Context, Section
 from tasks.vocabulary import GREEKS, OK_STATUSES, Greek
 
 __all__ = ["section_greeks", "PANEL_GREEKS"]
@@ -38,14 +39,15 @@ def _greeks_wide(gk: pd.DataFrame) -> pd.DataFrame:
 
 
 def _greek_columns(gk: pd.DataFrame) -> list[str]:
-    ident = ("portfolio", "underlying", "view_set", "risk_measure", "kind", "point")
+    ident = ("portfolio", "underlying", "view_set", "risk_measure", "constraint_set", "kind", "point")
     extra = [c for c in gk.columns if c not in (*ident, *PANEL_GREEKS)
              and pd.api.types.is_numeric_dtype(gk[c])]
     return [g for g in PANEL_GREEKS if g in gk.columns] + extra
 
 
 def section_greeks(ctx: Context, max_underlyings: int = 6) -> Section:
-    """One ``greeks_<rm>.png`` per risk measure: a panel per Greek, a line per (view set, underlying).
+    """One ``greeks_<rm>[_<set>].png`` per (risk measure, constraint set): a panel per Greek, a line
+    per (view set, underlying).
 
     Parameters
     ----------
@@ -64,17 +66,21 @@ def section_greeks(ctx: Context, max_underlyings: int = 6) -> Section:
         return sec
     merged = _solved_greeks(ctx, gk)
     for rm in ctx.risk_measures:
-        sub = merged[merged["risk_measure"] == rm]
-        if sub.empty:
-            sec.notes.append(f"{rm}: no Greeks for solved portfolios.")
-            continue
-        _greeks_figure(ctx, sec, rm, sub, greeks, max_underlyings)
+        for cs in ctx.constraint_sets:
+            sub = merged[(merged["risk_measure"] == rm) & (merged["constraint_set"] == cs)]
+            if sub.empty:
+                if any(ctx.has_problem(vs, rm, cs) for vs in ctx.view_sets):
+                    sec.notes.append(f"{rm}{'' if cs == 'base' else ' @ ' + cs}: no Greeks for solved portfolios.")
+                continue
+            _greeks_figure(ctx, sec, rm, cs, sub, greeks, max_underlyings)
     return sec
 
 
 def _solved_greeks(ctx: Context, gk: pd.DataFrame) -> pd.DataFrame:
     """The Greeks rows of solved portfolios, with their frontier identity and expected return."""
-    ident = ["view_set", "risk_measure", "kind", "point"]
+    ident = ["view_set", "risk_measure", "constraint_set", "kind", "point"]
+    if "constraint_set" not in ctx.frontier:
+        ident.remove("constraint_set")
     if set(ident) <= set(gk.columns):  # row identity: unambiguous
         right = ctx.frontier[ident + ["expected_return", "status"]]
         merged = gk.drop(columns=["portfolio"], errors="ignore").merge(right, on=ident, how="inner")
@@ -82,6 +88,8 @@ def _solved_greeks(ctx: Context, gk: pd.DataFrame) -> pd.DataFrame:
         right = ctx.frontier[["portfolio"] + ident + ["expected_return", "status"]]
         merged = gk.merge(right.drop_duplicates("portfolio"), on="portfolio", how="inner")
     merged = merged[merged["status"].isin(OK_STATUSES)]
+    if "constraint_set" not in merged:
+        merged = merged.assign(constraint_set="base")
     return merged.assign(underlying=merged["underlying"].astype(str))
 
 
@@ -99,9 +107,10 @@ def _rank_underlyings(sub: pd.DataFrame, greeks: list[str]) -> tuple[list[str], 
     return nonlinear + [u for u in ranked if u not in nonlinear], nonlinear
 
 
-def _greeks_figure(ctx: Context, sec: Section, rm: str, sub: pd.DataFrame, greeks: list[str],
+def _greeks_figure(ctx: Context, sec: Section, rm: str, cs: str, sub: pd.DataFrame, greeks: list[str],
                    max_underlyings: int) -> None:
-    """Draw and save ``greeks_<rm>.png``; add it and its notes to ``sec``."""
+    """Draw and save ``greeks_<rm>[_<cs>].png``; add it and its notes to ``sec``."""
+    what = rm if cs == "base" else f"{rm} @ {cs}"
     ranked, nonlinear = _rank_underlyings(sub, greeks)
     style = {u: (_LINE_STYLES[i % len(_LINE_STYLES)], _MARKERS[i % len(_MARKERS)])
              for i, u in enumerate(ranked)}
@@ -120,7 +129,7 @@ def _greeks_figure(ctx: Context, sec: Section, rm: str, sub: pd.DataFrame, greek
                 delta_only = [u for u in present if u not in nonlinear]
                 present = [u for u in present if u in nonlinear]
                 if delta_only:
-                    delta_note = (f"{rm}: delta panel shows the underlyings with options or "
+                    delta_note = (f"{what}: delta panel shows the underlyings with options or "
                                   "rate sensitivity; the delta of "
                                   f"{', '.join(delta_only)} is its cash exposure (exposure "
                                   "chart).")
@@ -128,15 +137,17 @@ def _greeks_figure(ctx: Context, sec: Section, rm: str, sub: pd.DataFrame, greek
             used.update(present[:max_underlyings])
             _greek_panel(ctx, ax, sub, g, present, present[:max_underlyings], style)
         _greeks_legend(ctx, axes, len(greeks), [u for u in ranked if u in used], style)
-        fig.suptitle(f"Portfolio Greeks per underlying along the {rm} frontiers")
-        fname = ctx.save(fig, f"greeks_{rm}")
+        sets = "" if cs == "base" else f", constraint set {cs}"
+        fig.suptitle(f"Portfolio Greeks per underlying along the {rm} frontiers{sets}")
+        fname = ctx.save(fig, f"greeks_{rm}" if cs == "base" else f"greeks_{rm}_{cs}")
     if delta_note:
         sec.notes.append(delta_note)
     if dropped - used:
-        sec.notes.append(f"{rm}: Greeks chart shows the {max_underlyings} largest underlyings per "
+        sec.notes.append(f"{what}: Greeks chart shows the {max_underlyings} largest underlyings per "
                          f"Greek; smaller ones left out: {', '.join(sorted(dropped - used))}.")
-    sec.figures.append((fname, f"Greeks of the {rm} frontier portfolios by underlying "
-                               "(from greeks.parquet)."))
+    sec.figures.append((fname, f"Greeks of the {what} frontier portfolios by underlying "
+                               "(from greeks.parquet); stars: headline targets, other markers: single "
+                               "portfolios."))
 
 
 def _greek_panel(ctx: Context, ax: Any, sub: pd.DataFrame, g: str, present: list[str], shown: list[str],
@@ -151,11 +162,11 @@ def _greek_panel(ctx: Context, ax: Any, sub: pd.DataFrame, g: str, present: list
             if not fr.empty:
                 ax.plot(100 * fr["expected_return"], fr[g], color=ctx.colors[vs], ls=ls,
                         marker=mk, ms=3, lw=1.5)
-            tg = d[d["kind"] == "target"]
-            if not tg.empty:
-                ax.scatter(100 * tg["expected_return"], tg[g], marker="*", s=140,
-                           color=ctx.colors[vs], edgecolor="black", linewidth=0.7,
-                           zorder=5)
+            for k, mk in (("target", "*"), *SINGLE_MARKERS.items()):
+                tg = d[d["kind"] == k]
+                if not tg.empty:
+                    ax.scatter(100 * tg["expected_return"], tg[g], marker=mk, s=140 if k == "target" else 40,
+                               color=ctx.colors[vs], edgecolor="black", linewidth=0.7, zorder=5)
     if not present:
         ax.text(0.5, 0.5, f"no {g} exposure", ha="center", va="center",
                 transform=ax.transAxes, color="0.4")
@@ -175,7 +186,10 @@ def _greeks_legend(ctx: Context, axes: np.ndarray, n_greeks: int, drawn: list[st
     handles += [Line2D([], [], color="black", ls=style[u][0], marker=style[u][1],
                        label=f"underlying {u}") for u in drawn]
     handles.append(Line2D([], [], marker="*", ls="", ms=12, mfc="white", mec="black",
-                          label="headline portfolio"))
+                          label="headline target"))
+    kinds = set(ctx.frontier["kind"]) if "kind" in ctx.frontier else set()
+    handles += [Line2D([], [], marker=mk, ls="", ms=7, mfc="white", mec="black", label=k)
+                for k, mk in SINGLE_MARKERS.items() if k in kinds]
     leg_ax.legend(handles=handles, loc="center", frameon=False)
     for ax in axes[n_greeks + 1:]:
         ax.set_visible(False)

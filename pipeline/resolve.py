@@ -111,9 +111,14 @@ def _scenarios(cfg: RunConfig) -> SimulationPlan | HistoryPlan:
     if sc.source is not None:
         path = cfg.source_path()
         assert path is not None
-        scen, p = load_source(path, cfg.horizon, returns=sc.returns, probability_column=sc.probability_column,
-                              prior=sc.prior, half_life=sc.half_life)
-        return HistoryPlan(scen, p)
+        h = load_source(path, cfg.horizon, returns=sc.returns, probability_column=sc.probability_column,
+                        prior=sc.prior, half_life=sc.half_life, date_column=sc.date_column, frequency=sc.frequency)
+        return HistoryPlan(h.scenarios, h.p, h.summary)
+    for key in ("date_column", "frequency"):
+        if getattr(sc, key) is not None:
+            raise ConfigError(f"scenarios.{key}", "applies to a scenarios.source file only; remove this key")
+    if sc.returns == "prices":
+        raise ConfigError("scenarios.returns", "prices apply to a scenarios.source file only; remove this key")
     drivers = tuple(Driver(d.name, d.kind, d.mu, d.sigma) for d in sc.drivers)
     dist = "student_t" if sc.model == "student_t" else "normal"
     model = DriverModel(drivers, correlation_matrix(sc.correlation, len(sc.drivers)), cfg.horizon, dist,

@@ -1,12 +1,26 @@
-"""One run end to end: validate, connect, execute the graph, write tables and the manifest."""
+"""One run end to end: validate, connect, execute the graph, write tables and the manifest.
+
+The run folder holds the outputs of one run only. A run into a folder that is not empty is
+refused (:class:`ConfigError` on ``--out``/``output.dir``, exit 2, before any work) unless it resumes the
+interrupted run of the same config that left its parts there (``resume``) or replaces what an
+earlier run wrote (``overwrite``); either way the earlier tables, manifest, ``report.html`` and
+PNGs are removed before the new run writes anything, so no stale output survives. A folder that
+holds files no run writes is never emptied.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import resource
+import shutil
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +31,14 @@ from pipeline.config import ConfigError, RunConfig, load_config, parse_config, s
 from pipeline.graph import RunResult, execute
 from pipeline.memory import MemoryEstimate, check, estimate_memory, format_bytes
 from pipeline.resolve import build_plan
-from pipeline.store import RunStore, package_versions
+from pipeline.store import RunStore, atomic_write_bytes, package_versions
 
-__all__ = ["run", "resolve_config"]
+__all__ = ["run", "resolve_config", "output_dir", "saved_parts", "RESUME_FILE", "RUN_OUTPUTS"]
+
+#: file in ``RUN/.parts`` with the command (and working directory) that resumes an unfinished run
+RESUME_FILE = "RESUME.json"
+#: what a run and its report write into the run folder (the only things ``overwrite`` removes)
+RUN_OUTPUTS = ("manifest.json", "report.html", "*.parquet", "*.png", ".parts", ".tmp-*")
 
 
 def resolve_config(config: RunConfig | dict[str, Any] | str | Path,
@@ -68,6 +87,8 @@ def run(
     resume: bool = False,
     security: Any = None,
     force: bool = False,
+    overwrite: bool = False,
+    resume_command: Sequence[str] | None = None,
 ) -> Path:
     """Run a config end to end and return the output folder.
 
@@ -84,26 +105,41 @@ def run(
     resume : reuse the view sets and portfolios an interrupted run of the same config saved.
     security : a :class:`distributed.Security` (TLS) for connecting to ``scheduler``.
     force : start even when the memory estimate exceeds what the workers or the client have.
+    overwrite : replace the outputs of an earlier run in ``out`` (refused without it or ``resume``
+        when the folder is not empty).
+    resume_command : the command that resumes this run if it is interrupted (saved in
+        ``RUN/.parts/RESUME.json`` for ``stressfrontier show``).
+
+    A Ctrl-C (KeyboardInterrupt) stops the run after saving the finished portfolios; the folder
+    then holds the parts for ``resume``. Worker processes of the embedded cluster ignore SIGINT,
+    so a Ctrl-C in a terminal (which signals the whole process group) stops the client only and
+    the client shuts them down.
     """
     cfg = resolve_config(config, overrides)  # raises ConfigError before any work
     plan = build_plan(cfg)  # the run's objects, built once; raises ConfigError too
-    out_dir = Path(out).resolve() if out is not None else cfg.output_dir()
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError("output.dir", f"{out_dir} exists and is not a folder")
+    if getattr(plan.scenarios, "summary", ""):
+        log(f"scenarios: {plan.scenarios.summary}")  # what was read from the user's file, and how
+    out_dir = output_dir(cfg, out)
+    _check_out_dir(out_dir, plan.config_sha256, resume=resume, overwrite=overwrite, explicit=out is not None)
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     versions = package_versions()
     meta = {"config": cfg.canonical(), "config_sha256": plan.config_sha256, "versions": versions}
     store = RunStore(out_dir, meta)
-    if resume and store.parts_config() not in (None, meta["config_sha256"]):
-        raise ConfigError("--resume", f"{out_dir} holds parts of a different config; "
-                                      "run without --resume to start afresh")
     n_workers = workers or cfg.cluster.workers
     estimate = estimate_memory(plan)
-    with connect(scheduler, workers=n_workers, threads_per_worker=cfg.cluster.threads_per_worker,
-                 security=security, log=log) as client:
+    with ExitStack() as stack:
+        with _children_ignore_sigint(embedded=scheduler_address(scheduler) is None):
+            client = stack.enter_context(connect(scheduler, workers=n_workers, security=security, log=log,
+                                                 threads_per_worker=cfg.cluster.threads_per_worker))
         memory = _memory_guard(client, estimate, force, log)  # raises ConfigError before any work
+        _clear_outputs(out_dir, keep_parts=resume)  # nothing stale survives into the new run
         store.prepare(resume=resume, config_sha256=meta["config_sha256"])
+        if resume_command is not None:
+            atomic_write_bytes(out_dir / ".parts" / RESUME_FILE, json.dumps(
+                {"command": list(resume_command), "cwd": os.getcwd()}).encode())
+        if hasattr(progress, "work_started"):
+            progress.work_started()  # the stages' clocks start with their tasks
         result = execute(plan, client, store, log=log, progress=progress, resume=resume)
         rows = _write_tables(store, result)
         n_live = len(client.scheduler_info()["workers"])
@@ -127,6 +163,101 @@ def run(
     store.write_manifest(manifest)
     store.finish()  # the run is complete: its parts are no longer needed
     return out_dir
+
+
+def output_dir(cfg: RunConfig, out: str | Path | None = None) -> Path:
+    """The run folder: ``out`` (resolved), else the config's ``output.dir``, else ``runs/<name>``."""
+    return Path(out).resolve() if out is not None else cfg.output_dir()
+
+
+def saved_parts(out_dir: str | Path) -> dict[str, Any] | None:
+    """What an unfinished run left in ``out_dir/.parts`` for a resume; None if it left nothing.
+
+    Returns
+    -------
+    ``{"views": n, "portfolios": m, "command": [...] or None, "cwd": str or None}``: the view sets
+    (the prior included) and portfolios saved, and the command that resumes the run and the
+    folder to run it from (when the run was started from the command line).
+    """
+    parts = Path(out_dir) / ".parts"
+    if not (parts / "CONFIG_SHA256").is_file():
+        return None
+    views = [f for f in (parts / "views").glob("*.parquet") if not f.name.startswith(".tmp-")]
+    out: dict[str, Any] = {"views": len(views), "portfolios": len(RunStore(Path(out_dir)).read_part_batches("frontier")),
+                           "command": None, "cwd": None}
+    try:
+        saved = json.loads((parts / RESUME_FILE).read_text())
+        out["command"], out["cwd"] = [str(a) for a in saved["command"]], str(saved["cwd"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return out
+
+
+def _outputs(out_dir: Path) -> tuple[list[Path], list[Path]]:
+    """(what a run or its report wrote, everything else) in ``out_dir``."""
+    ours = {p for pattern in RUN_OUTPUTS for p in out_dir.glob(pattern)}
+    entries = sorted(out_dir.iterdir()) if out_dir.is_dir() else []
+    return [p for p in entries if p in ours], [p for p in entries if p not in ours]
+
+
+def _check_out_dir(out_dir: Path, config_sha256: str, *, resume: bool, overwrite: bool, explicit: bool) -> None:
+    """Refuse (ConfigError, before any work) a folder that is not empty unless ``resume``/``overwrite`` fit it."""
+    key = "--out" if explicit else "output.dir"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(key, f"{out_dir} exists and is not a folder")
+    if resume and overwrite:
+        raise ConfigError("--overwrite", "give --resume (finish an interrupted run) or --overwrite (start "
+                                         "afresh), not both")
+    ours, other = _outputs(out_dir)
+    if not [p for p in ours if not p.name.startswith(".tmp-")] and not other:
+        return  # missing or empty (stray temp files aside): nothing to protect
+    parts = RunStore(out_dir).parts_config()
+    if other and (overwrite or not resume):
+        names = ", ".join(p.name for p in other[:3]) + (", ..." if len(other) > 3 else "")
+        raise ConfigError(key, f"{out_dir} holds files that a run does not write ({names}); choose another "
+                               "folder with --out, or empty this one")
+    if resume:
+        if parts is None:
+            finished = " (it holds a finished run)" if (out_dir / "manifest.json").is_file() else ""
+            raise ConfigError("--resume", f"{out_dir} has no unfinished run to resume{finished}; use --overwrite "
+                                          "to replace it, or another --out")
+        if parts != config_sha256:
+            raise ConfigError("--resume", f"{out_dir} holds parts of a different config (another file, seed or "
+                                          "override); resume with the same config and options, or use --overwrite "
+                                          "to start afresh")
+        return
+    if not overwrite:
+        what = ("an unfinished run: add --resume to finish it, --overwrite to start afresh" if parts is not None
+                else "the outputs of an earlier run: add --overwrite to replace them")
+        raise ConfigError(key, f"{out_dir} is not empty: it holds {what}, or choose another --out")
+
+
+def _clear_outputs(out_dir: Path, *, keep_parts: bool) -> None:
+    """Remove what an earlier run (and its report) wrote into ``out_dir``; ``.parts`` too unless ``keep_parts``."""
+    ours, _ = _outputs(out_dir)
+    for p in ours:
+        if p.name == ".parts" and keep_parts:
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink(missing_ok=True)
+
+
+@contextmanager
+def _children_ignore_sigint(embedded: bool) -> Iterator[None]:
+    """Processes started inside ignore SIGINT (an ignored signal stays ignored across exec, and
+    Python then installs no KeyboardInterrupt handler): the embedded cluster's worker processes
+    then neither die nor print tracebacks on a terminal's Ctrl-C; the client stops and shuts them
+    down. A Ctrl-C while the cluster starts is ignored. Only in the main thread (signal rules)."""
+    if not embedded or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def _write_tables(store: RunStore, result: RunResult) -> dict[str, int]:

@@ -9,6 +9,8 @@ valid config into the run's inputs lives in :mod:`pipeline.resolve`.
 from __future__ import annotations
 
 import enum
+import math
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
 
 from tasks.optimization import CvarMethod
-from tasks.scenarios import DriverKind
+from tasks.scenarios import FREQUENCIES, DriverKind, periods_per_year
 from tasks.vocabulary import (
     OPS,
     SINGLE_PORTFOLIOS,
@@ -65,6 +67,45 @@ SinglePortfolio = Annotated[Objective, _member(Objective, "single-portfolio obje
 FrontierObjective = Annotated[Objective, _member(Objective, "frontier objective", ("MinRisk",))]
 
 
+def _whole_number(v: Any) -> Any:
+    """A whole number however YAML wrote it: ``1e8`` (a string to YAML 1.1), ``1.0e8`` (a float),
+    ``1_000_000``; a fraction such as ``1.5`` is refused."""
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str):
+        try:
+            d = Decimal(v.strip().replace("_", ""))
+        except InvalidOperation:
+            return v  # not a number: pydantic says so
+        if not d.is_finite() or d != d.to_integral_value():
+            raise ValueError(f"must be a whole number, got {v!r}")
+        return int(d)
+    if isinstance(v, float) and math.isfinite(v):
+        if not v.is_integer():
+            raise ValueError(f"must be a whole number, got {v!r}")
+        return int(v)
+    return v
+
+
+#: an int that also accepts ``1e8`` and ``1.0e8`` (counts, sizes)
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+
+
+def _frequency(v: Any) -> Any:
+    """A history's period: a name of :data:`tasks.scenarios.FREQUENCIES` (any case) or periods per year."""
+    if v is None:
+        return v
+    if isinstance(v, bool):
+        raise ValueError(f"expected one of {', '.join(FREQUENCIES)} or the number of periods per year")
+    if isinstance(v, str):
+        try:
+            v = float(v)  # a number of periods per year, quoted
+        except ValueError:
+            v = v.strip().lower()
+    periods_per_year(v)  # raises ValueError with the choices
+    return v if isinstance(v, str) else float(v)
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -93,17 +134,23 @@ class CurveSpec(_Model):
 
 
 class ScenarioSpec(_Model):
-    count: int = Field(default=10_000, ge=10)
-    chunks: int = Field(default=4, ge=1)
-    block_size: int = Field(default=1000, ge=1)
+    count: WholeNumber = Field(default=10_000, ge=10)
+    chunks: WholeNumber = Field(default=4, ge=1)
+    block_size: WholeNumber = Field(default=1000, ge=1)
     model: Literal["lognormal", "student_t"] = "lognormal"
     nu: float | None = Field(default=None, gt=2.0, description="Student-t degrees of freedom")
     moment_matching: bool = True
-    steps: int | None = Field(default=None, ge=1, description="path steps per scenario (drawdown measures)")
+    steps: WholeNumber | None = Field(default=None, ge=1, description="path steps per scenario (drawdown measures)")
     drivers: list[DriverSpec] = Field(default_factory=list)
     correlation: list[list[float]] | None = None
     source: str | None = None
-    returns: Literal["simple", "log"] = "simple"
+    returns: Literal["simple", "log", "prices"] = Field(
+        default="simple", description="what the driver columns of source hold: returns, or price levels")
+    date_column: str | None = Field(default=None, exclude_if=lambda v: v is None,
+                                    description="column of dates (or a sortable index) in source")
+    frequency: Annotated[str | float | None, BeforeValidator(_frequency)] = Field(
+        default=None, exclude_if=lambda v: v is None,
+        description="period of the rows of source: daily|weekly|monthly|... or periods per year")
     probability_column: str | None = None
     prior: Literal["uniform", "exponential"] = "uniform"
     half_life: float | None = Field(default=None, gt=0, description="rows, for prior: exponential")
@@ -129,6 +176,8 @@ class FutureSpec(_Model):
     margin: float = Field(default=0.0, ge=0, description="initial margin per unit notional (v)")
     strike: float | None = Field(default=None, gt=0)
     fx_driver: str | None = None
+    currency: str | None = Field(default=None, exclude_if=lambda v: v is None,
+                                 description="currency of the flat rate: keys its rho (default: rate)")
 
 
 class OptionSpec(_Model):
@@ -148,6 +197,8 @@ class OptionSpec(_Model):
     vol_floor: float = Field(default=1e-3, gt=0)
     curve: str | None = None
     fx_driver: str | None = None
+    currency: str | None = Field(default=None, exclude_if=lambda v: v is None,
+                                 description="currency of the flat rate: keys its rho (default: rate)")
 
 
 class VarianceSwapSpec(_Model):
@@ -161,6 +212,8 @@ class VarianceSwapSpec(_Model):
     rate: float = 0.0
     curve: str | None = None
     fx_driver: str | None = None
+    currency: str | None = Field(default=None, exclude_if=lambda v: v is None,
+                                 description="currency of the flat rate: keys its rho (default: rate)")
 
 
 class BondSpec(_Model):
@@ -173,6 +226,8 @@ class BondSpec(_Model):
     rate: float = 0.0
     spread: float = 0.0
     fx_driver: str | None = None
+    currency: str | None = Field(default=None, exclude_if=lambda v: v is None,
+                                 description="currency of the flat rate: keys its rho (default: rate)")
 
 
 class FxForwardSpec(_Model):
@@ -186,6 +241,10 @@ class FxForwardSpec(_Model):
     foreign_rate: float = 0.0
     curve: str | None = None
     foreign_curve: str | None = None
+    currency: str | None = Field(default=None, exclude_if=lambda v: v is None,
+                                 description="currency of the flat rate: keys its rho (default: rate)")
+    foreign_currency: str | None = Field(default=None, exclude_if=lambda v: v is None,
+                                         description="currency of the flat foreign_rate: keys its rho")
 
 
 InstrumentSpec = Annotated[
@@ -292,7 +351,7 @@ class OptimizationSpec(_Model):
     l: float = Field(default=2.0, gt=0, description="risk aversion of the Utility objective")
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
     demean: bool = False
-    points: int = Field(default=20, ge=2)
+    points: WholeNumber = Field(default=20, ge=2)
     targets: list[float] = Field(default_factory=list)
     bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
     solver: Literal["CLARABEL", "HIGHS"] = "CLARABEL"
@@ -328,6 +387,8 @@ class RunConfig(_Model):
     optimization: OptimizationSpec = Field(default_factory=OptimizationSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
     cluster: ClusterSpec = Field(default_factory=ClusterSpec)
+    allow_unusual: list[str] = Field(default_factory=list, exclude_if=lambda v: not v, description=(
+        "key paths whose unusual but legal values are meant (unit checks, pipeline.validate)"))
     # set by the loader, not by users: directory relative paths are resolved against
     base_dir: str = Field(default=".", exclude=True)
     _source_columns: list[str] | None = PrivateAttr(default=None)
@@ -337,7 +398,7 @@ class RunConfig(_Model):
     def driver_names(self) -> list[str]:
         """Simulated drivers' names, or a scenario file's driver columns (read by validation)."""
         if self.scenarios.source is not None:
-            return list(self._source_columns or [])
+            return [c for c in self._source_columns or [] if c != self.scenarios.date_column]
         return [d.name for d in self.scenarios.drivers]
 
     @property

@@ -26,7 +26,8 @@ import pandas as pd
 
 from tasks.vocabulary import OK_STATUSES
 
-__all__ = ["show_run", "format_run", "pct"]
+__all__ = ["show_run", "format_run", "pct", "fit_table", "headline_label", "headline_order", "portfolio_label",
+           "constraint_set_order", "stress_matrix", "target_lookup", "MIN_EXPOSURE"]
 
 MIN_EXPOSURE = 0.005  # exposures below 0.5 % in every headline portfolio are left out
 
@@ -103,9 +104,10 @@ class _Text:
         self.lines.append(line)
 
     def section(self, title: str) -> None:
+        lines = textwrap.wrap(title, width=self.width, break_long_words=False) or [""]
         self.lines.append("")
-        self.lines.append(title)
-        self.lines.append(self.rule * min(self.width, max(len(title), 20)))
+        self.lines.extend(lines)
+        self.lines.append(self.rule * min(self.width, max(max(map(len, lines)), 20)))
 
     def para(self, text: str) -> None:
         self.lines.extend(textwrap.wrap(text, width=self.width) or [""])
@@ -114,7 +116,7 @@ class _Text:
         if df.empty:
             self.lines.append("(none)")
             return
-        self.lines.append(df.to_string(index=index, line_width=self.width, justify="right"))
+        self.lines.append(fit_table(df, self.width, index=index))
 
     def text(self) -> str:
         return "\n".join(self.lines) + "\n"
@@ -164,37 +166,50 @@ def _section_views(out: _Text, run: Mapping[str, Any]) -> None:
 
 
 def _section_frontiers(out: _Text, run: Mapping[str, Any], fr: pd.DataFrame, cfg: Mapping[str, Any]) -> None:
-    """One table per (view set, risk measure): every frontier point and headline portfolio."""
+    """One table per (view set, risk measure, constraint set): every frontier point, headline
+    target and single portfolio (Sharpe, Utility, MaxRet) of that problem."""
     ecols = exposure_columns(fr)
+    csets = _csets(fr)
     for vs in view_set_order(run):
         for rm in risk_measure_order(run):
-            sub = fr[(fr["view_set"] == vs) & (fr["risk_measure"] == rm)]
-            if sub.empty:
-                continue
-            out.section(f"Frontier: {vs} / {risk_label(rm, cfg)}")
-            statuses = set(sub["status"].astype(str))
-            if len(statuses) == 1 and not statuses & set(OK_STATUSES):
-                out.para(f"all {len(sub)} portfolios {statuses.pop()}")
-                continue
-            sub = sub.sort_values(["kind", "point"], key=lambda c: c.map(_kind_key) if c.name == "kind" else c)
-            df = pd.DataFrame({
-                "point": [_point_label(k, p, t) for k, p, t in zip(sub["kind"], sub["point"], sub["target"])],
-                "status": sub["status"].astype(str).values,
-                **_portfolio_columns(out, sub, ecols),
-            })
-            out.table(df, index=False)
+            for cs in constraint_set_order(fr):
+                sub = fr[(fr["view_set"] == vs) & (fr["risk_measure"] == rm) & (csets == cs)]
+                if sub.empty:
+                    continue
+                out.section(f"Frontier: {vs} / {risk_label(rm, cfg)}{_cset_suffix(cs)}")
+                statuses = set(sub["status"].astype(str))
+                if len(statuses) == 1 and not statuses & set(OK_STATUSES):
+                    out.para(f"all {len(sub)} portfolios {statuses.pop()}")
+                    continue
+                sub = sub.sort_values(["kind", "point"], key=_kind_sort)
+                df = pd.DataFrame({
+                    "point": [_point_label(k, p, t) for k, p, t in zip(sub["kind"], sub["point"], sub["target"])],
+                    "status": sub["status"].astype(str).values,
+                    **_portfolio_columns(out, sub, ecols),
+                })
+                out.table(df, index=False)
+                _messages(out, sub)
+
+
+def _messages(out: _Text, rows: pd.DataFrame) -> None:
+    """The messages of the unsolved portfolios among ``rows`` (why a target is unattainable...)."""
+    if "message" not in rows:
+        return
+    for k, p, t, st, msg in zip(rows["kind"], rows["point"], rows["target"], rows["status"],
+                                rows["message"].fillna("").astype(str)):
+        if msg and st not in OK_STATUSES:
+            out.para(f"{_point_label(k, p, t)}: {st}: {msg}")
 
 
 def _section_headlines(out: _Text, run: Mapping[str, Any], fr: pd.DataFrame) -> None:
-    """The headline portfolios (``kind == "target"``) and their main exposures."""
-    tg = fr[fr["kind"] == "target"]
-    out.section("Headline portfolios (minimum risk at the target return)")
+    """The headline portfolios (targets and single portfolios) of every problem, main exposures."""
+    tg = fr[fr["kind"] != "frontier"]
+    out.section("Headline portfolios (targets: minimum risk at the target return; Sharpe, Utility, MaxRet)")
     if tg.empty:
-        out.add("(none: optimization.targets is empty)")
+        out.add("(none: optimization.targets and optimization.portfolios are empty)")
         return
     ecols = exposure_columns(fr)
-    tg = tg.sort_values(["view_set", "risk_measure", "point"],
-                        key=_order_key(view_set_order(run), risk_measure_order(run)))
+    tg = headline_order(run, tg)
     labels = [headline_label(r) for r in tg.itertuples()]
     head = pd.DataFrame({
         "portfolio": labels,
@@ -205,6 +220,15 @@ def _section_headlines(out: _Text, run: Mapping[str, Any], fr: pd.DataFrame) -> 
     out.table(head, index=False)
     if ecols:
         _main_exposures(out, run, tg, labels, ecols)
+
+
+def headline_order(run: Mapping[str, Any], rows: pd.DataFrame, view_col: str = "view_set") -> pd.DataFrame:
+    """Frontier-table ``rows`` sorted by view set, risk measure, constraint set, kind and point."""
+    keyed = rows.assign(_cs=_csets(rows).map({c: i for i, c in enumerate(constraint_set_order(rows))}),
+                        _k=rows["kind"].map(_KIND_ORDER).fillna(len(_KIND_ORDER)))
+    keyed = keyed.sort_values([view_col, "risk_measure", "_cs", "_k", "point"],
+                              key=_order_key(view_set_order(run), risk_measure_order(run), view_col))
+    return keyed.drop(columns=["_cs", "_k"])
 
 
 def _portfolio_columns(out: _Text, rows: pd.DataFrame, ecols: list[str]) -> dict[str, Any]:
@@ -251,33 +275,60 @@ def _section_stress(out: _Text, run: Mapping[str, Any], fr: pd.DataFrame, cfg: M
     out.para("E[return] and CVaR (loss of raw P&L at alpha "
              f"{pct(cfg.get('optimization', {}).get('alpha', np.nan), 0)}) under each "
              "evaluating view set, in %.")
+    csets = _csets(st)
     for rm in risk_measure_order(run):
-        sub = st[(st["portfolio_view_set"] == "prior") & (st["risk_measure"] == rm)]
-        if sub.empty:
-            continue
-        out.add("")
-        out.add(f"prior / {rm} frontier:")
-        out.table(stress_matrix(sub, evs, fr))
-    heads = st[st["kind"] == "target"]
+        for cs in constraint_set_order(st):
+            sub = st[(st["portfolio_view_set"] == "prior") & (st["risk_measure"] == rm) & (csets == cs)]
+            if sub.empty:
+                continue
+            out.add("")
+            out.add(f"prior / {rm}{_cset_suffix(cs)} frontier:")
+            out.table(stress_matrix(sub, evs, fr))
+    heads = st[st["kind"] != "frontier"]
     if not heads.empty:
         targets = target_lookup(fr)
-        heads = heads.sort_values(["portfolio_view_set", "risk_measure", "point"],
-                                  key=_order_key(view_set_order(run), risk_measure_order(run),
-                                                 "portfolio_view_set"))
-        labels = [f"{a}/{b} @{pct(targets.get((a, b, 'target', p)), 1)}" for a, b, p in
-                  zip(heads["portfolio_view_set"], heads["risk_measure"], heads["point"])]
+        heads = headline_order(run, heads, "portfolio_view_set")
+        heads = heads.assign(target=[targets.get(k) for k in zip(
+            heads["portfolio_view_set"], heads["risk_measure"], _csets(heads), heads["kind"], heads["point"])])
+        labels = [headline_label(r, "portfolio_view_set") for r in heads.itertuples()]
         out.add("")
         out.add("Headline portfolios of every view set:")
         out.table(_metric_pivot(heads.assign(label=labels), "label", evs, order=_unique(labels)))
 
 
 # -- tables ----------------------------------------------------------------------------------
+def fit_table(df: pd.DataFrame, width: int, index: bool = True) -> str:
+    """``df.to_string`` in blocks of columns that each fit ``width`` characters, one under the other.
+
+    Every block repeats the row labels (the index, or the first column when ``index`` is false),
+    so no line is wrapped with pandas' ``\\`` continuation marks. A single column wider than
+    ``width`` gets a block of its own (its lines are then as wide as it is).
+    """
+    whole = df.to_string(index=index, justify="right")
+    if max(map(len, whole.splitlines())) <= width or df.shape[1] <= (1 if index else 2):
+        return whole
+    keep = [] if index else [0]
+    rest = list(range(len(keep), df.shape[1]))
+    blocks: list[str] = []
+    while rest:
+        take = [rest[0]]
+        for j in rest[1:]:
+            trial = df.iloc[:, keep + take + [j]].to_string(index=index, justify="right")
+            if max(map(len, trial.splitlines())) > width:
+                break
+            take.append(j)
+        blocks.append(df.iloc[:, keep + take].to_string(index=index, justify="right"))
+        rest = rest[len(take):]
+    return "\n\n".join(blocks)
+
+
 def stress_matrix(sub: pd.DataFrame, eval_sets: list[str], frontier: pd.DataFrame | None = None) -> pd.DataFrame:
     """Formatted (portfolio × (metric, eval view set)) table for one frontier's stress rows."""
-    sub = sub.sort_values(["kind", "point"], key=lambda c: c.map(_kind_key) if c.name == "kind" else c)
+    sub = sub.sort_values(["kind", "point"], key=_kind_sort)
     targets = target_lookup(frontier) if frontier is not None else {}
-    labels = [_point_label(k, p, targets.get((v, r, k, p)))
-              for v, r, k, p in zip(sub["portfolio_view_set"], sub["risk_measure"], sub["kind"], sub["point"])]
+    labels = [_point_label(k, p, targets.get((v, r, c, k, p)))
+              for v, r, c, k, p in zip(sub["portfolio_view_set"], sub["risk_measure"], _csets(sub),
+                                       sub["kind"], sub["point"])]
     sub = sub.assign(label=labels)
     return _metric_pivot(sub, "label", eval_sets, order=_unique(labels))
 
@@ -344,19 +395,53 @@ def _stat_value(stat: str, x: Any) -> str:
     return _num(x, 4 if stat == "var" else 3)
 
 
-def _kind_key(k: Any) -> int:
-    return 0 if k == "frontier" else 1
+#: display order of the portfolio kinds within one problem
+_KIND_ORDER = {"frontier": 0, "target": 1, "Sharpe": 2, "Utility": 3, "MaxRet": 4}
+
+
+def _kind_sort(c: pd.Series) -> pd.Series:
+    """Sort key of a ``kind`` column (frontier, target, Sharpe, Utility, MaxRet); others as they are."""
+    return c.map(_KIND_ORDER).fillna(len(_KIND_ORDER)) if c.name == "kind" else c
 
 
 def _point_label(kind: str, point: Any, target: Any = None) -> str:
+    """``p3`` (frontier point), ``target 5.0%`` (headline target), ``Sharpe`` / ``Utility`` / ``MaxRet``."""
     if kind == "frontier":
         return f"p{int(point)}"
-    return f"target {pct(target, 1)}" if not _isnan(target) else f"target{int(point)}"
+    if kind == "target":
+        return f"target {pct(target, 1)}" if not _isnan(target) else f"target{int(point)}"
+    return str(kind)
 
 
-def headline_label(row: Any) -> str:
-    """``"prior/CVaR @5.0%"`` for a frontier-table row (namedtuple or Series) of kind target."""
-    return f"{row.view_set}/{row.risk_measure} @{pct(row.target, 1)}"
+def _cset_suffix(cs: str) -> str:
+    return "" if cs == "base" else f" @ {cs}"
+
+
+def _csets(df: pd.DataFrame) -> pd.Series:
+    """The ``constraint_set`` column (``base`` for tables written before it existed)."""
+    if "constraint_set" in df:
+        return df["constraint_set"].fillna("base").astype(str)
+    return pd.Series("base", index=df.index)
+
+
+def constraint_set_order(df: pd.DataFrame) -> list[str]:
+    """Constraint sets of a frontier/stress/greeks table: ``base`` first, then in table order."""
+    names = _unique([str(c) for c in _csets(df)]) if len(df) else []
+    return (["base"] if "base" in names else []) + [n for n in names if n != "base"]
+
+
+def portfolio_label(view_set: str, risk_measure: str, constraint_set: str = "base") -> str:
+    """``prior/CVaR`` for the base constraint set, ``prior/CVaR@set`` for an extra one."""
+    return f"{view_set}/{risk_measure}{'' if constraint_set in ('base', None) else '@' + str(constraint_set)}"
+
+
+def headline_label(row: Any, view_col: str = "view_set") -> str:
+    """``"prior/CVaR @5.0%"`` (target), ``"prior/CVaR Sharpe"``, ``"prior/CVaR@set @5.0%"`` for a
+    frontier- or stress-table row (namedtuple or Series)."""
+    base = portfolio_label(getattr(row, view_col), row.risk_measure, getattr(row, "constraint_set", "base"))
+    if row.kind == "target":
+        return f"{base} @{pct(getattr(row, 'target', None), 1)}"
+    return f"{base} {row.kind}"
 
 
 def _unique(seq: list[str]) -> list[str]:
@@ -406,15 +491,15 @@ def risk_measure_order(run: Mapping[str, Any]) -> list[str]:
     return _unique(names)
 
 
-def target_lookup(frontier: pd.DataFrame) -> dict[tuple[str, str, str, int], float]:
-    """``{(view_set, risk_measure, kind, point): target return}``.
+def target_lookup(frontier: pd.DataFrame) -> dict[tuple[str, str, str, str, int], float]:
+    """``{(view_set, risk_measure, constraint_set, kind, point): target return}``.
 
     Keyed by the row identity rather than the ``portfolio`` id, which is not unique when
     ``optimization.targets`` has several entries.
     """
     if frontier is None or frontier.empty or "target" not in frontier:
         return {}
-    keys = zip(frontier["view_set"].astype(str), frontier["risk_measure"].astype(str),
+    keys = zip(frontier["view_set"].astype(str), frontier["risk_measure"].astype(str), _csets(frontier),
                frontier["kind"].astype(str), frontier["point"].astype(int))
     return dict(zip(keys, frontier["target"]))
 

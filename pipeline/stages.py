@@ -40,6 +40,8 @@ __all__ = [
     "frontier_limits",
     "frontier_point",
     "target_portfolio",
+    "single_portfolio",
+    "portfolio_id",
     "stress_table",
 ]
 
@@ -281,8 +283,27 @@ def target_portfolio(key: str, cset: ConstraintSetPlan, scen: ScenarioSet, view:
         res = _failed(scen, Status.view_infeasible, view.message)
         res.target = target
     else:
-        res = _fresh(_problem(key, cset, scen, view, rm)).min_risk(target)
+        prob = _problem(key, cset, scen, view, rm)
+        res = _fresh(prob).min_risk(target)
+        why = None if res.ok else _unattainable(prob, target)
+        if why:
+            res.message = why + (f"; solver: {res.message}" if res.message not in ("", res.status) else "")
     return _row(scen, view.name, rm, cset.name, PortfolioKind.target, index, res)
+
+
+def _unattainable(prob: PortfolioProblem, target: float) -> str | None:
+    """Why a return floor ``target`` failed: no portfolio satisfies the constraints, or the target
+    is above the highest attainable expected return (then the attainable range: from the
+    minimum-risk to the maximum-return portfolio's expected return). None if it is attainable."""
+    hi = _fresh(prob).max_return()
+    if not hi.ok:
+        return f"no portfolio satisfies the constraints ({hi.status}{': ' + hi.message if hi.message else ''})"
+    if target <= hi.expected_return:
+        return None
+    lo = _fresh(prob).min_risk()
+    low = f"{lo.expected_return:.2%} (minimum risk) to " if lo.ok else "up to "
+    return (f"target expected return {target:.2%} is not attainable: attainable expected returns "
+            f"{low}{hi.expected_return:.2%} (maximum return)")
 
 
 def single_portfolio(key: str, cset: ConstraintSetPlan, scen: ScenarioSet, view: ViewOutcome, rm: str,

@@ -51,7 +51,8 @@ __all__ = ["RunStore", "read_run", "package_versions", "atomic_write_bytes", "at
            "atomic_write_parquet_batches", "parquet_metadata", "TABLES", "CHECK_COLUMNS", "ROW_GROUP_ROWS",
            "view_part", "portfolio_part", "batch_name"]
 
-TABLES = ("instruments", "views", "view_checks", "probabilities", "frontier", "stress", "scenarios")
+TABLES = ("instruments", "views", "view_checks", "probabilities", "marginals", "frontier", "stress", "greeks",
+          "scenarios")
 _META_PREFIX = b"stressfrontier."
 #: most rows in one Parquet row group of a final table
 ROW_GROUP_ROWS = 1_048_576

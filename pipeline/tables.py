@@ -7,14 +7,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.plan import BookPlan, RunPlan
+from pipeline.plan import BookPlan, RunPlan, ViewSetPlan
 from pipeline.stages import ScenarioSet, ViewOutcome
 from tasks.vocabulary import GREEKS, PortfolioKind
 
-__all__ = ["views_row", "frontier_table", "greeks_table", "instrument_table", "scenario_block", "IDENTITY"]
+__all__ = ["views_row", "frontier_table", "greeks_table", "instrument_table", "scenario_block", "IDENTITY",
+           "viewed_variables", "marginal_table", "empty_marginals", "MARGINAL_BINS", "MARGINAL_COLUMNS"]
 
 #: columns that identify a portfolio in frontier, stress and greeks tables
 IDENTITY = ["portfolio", "view_set", "risk_measure", "constraint_set", "kind", "point"]
+#: equal-width bins per variable in ``marginals.parquet``, spanning every scenario's value
+MARGINAL_BINS = 400
+#: columns of ``marginals.parquet``
+MARGINAL_COLUMNS = ["view_set", "variable", "bin", "lower", "upper", "probability", "mean", "std"]
 
 
 def views_row(o: ViewOutcome) -> dict[str, Any]:
@@ -78,3 +83,60 @@ def scenario_block(scen: ScenarioSet, start: int, stop: int) -> pd.DataFrame:
     df.insert(0, "scenario", np.arange(start, stop))
     df["probability"] = scen.p[start:stop]
     return df
+
+
+def viewed_variables(view_sets: tuple[ViewSetPlan, ...] | list[ViewSetPlan]) -> list[str]:
+    """Every variable any view touches (drivers and instruments), in first-use order."""
+    return list(dict.fromkeys(name for vs in view_sets for v in vs.views for name in v.variables))
+
+
+def empty_marginals() -> pd.DataFrame:
+    """``marginals.parquet`` without rows (no view set, or no posterior), with its column types."""
+    dtypes = {"view_set": object, "variable": object, "bin": np.int64}
+    return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, float)) for c in MARGINAL_COLUMNS})
+
+
+def marginal_table(scen: ScenarioSet, view: ViewOutcome, variables: list[str],
+                   bins: int = MARGINAL_BINS) -> pd.DataFrame:
+    """Rows of ``marginals.parquet`` for one probability vector: the distribution of every variable
+    in ``variables`` (those of ``scen.variables``), as a histogram.
+
+    Runs on a worker next to the scenario matrix, so the client gets ``bins`` rows per variable
+    instead of S scenarios.
+
+    Parameters
+    ----------
+    scen : the run's scenarios; ``scen.X`` (S, n_var) holds the view variables (drivers' simple
+        returns or a rate driver's change, instruments' P&L per unit exposure).
+    view : the probability vector (``view.q``, shape (S,)); no rows when it has none.
+    variables : names of the variables, in output order.
+    bins : equal-width bins over ``[min, max]`` of the variable over all S scenarios, the same
+        for every probability vector, so no tail is cut off and prior and posterior share bins.
+
+    Returns
+    -------
+    DataFrame, ``bins`` rows per variable: view_set, variable, bin (0..bins-1), lower, upper (bin
+    edges in the variable's units; a value equal to the last edge is in the last bin),
+    probability (mass of the bin), mean and std (exact probability-weighted moments of all S
+    values, repeated on every row of the variable).
+    """
+    if view.q is None:
+        return empty_marginals()
+    q = np.asarray(view.q, dtype=float)
+    parts = []
+    for name in variables:
+        if name not in scen.variables:
+            continue
+        x = scen.X[:, scen.variables.index(name)]
+        lo, hi = float(x.min()), float(x.max())
+        if not hi > lo:  # a constant variable: one narrow bin around it
+            pad = 1e-9 * max(1.0, abs(lo))
+            lo, hi = lo - pad, hi + pad
+        edges = np.linspace(lo, hi, bins + 1)
+        mass, _ = np.histogram(x, bins=edges, weights=q)
+        mean = float(q @ x)
+        parts.append(pd.DataFrame({
+            "view_set": view.name, "variable": name, "bin": np.arange(bins, dtype=np.int64),
+            "lower": edges[:-1], "upper": edges[1:], "probability": mass, "mean": mean,
+            "std": float(np.sqrt(q @ (x - mean) ** 2))}))
+    return pd.concat(parts, ignore_index=True) if parts else empty_marginals()

@@ -4,9 +4,20 @@ Each check reads the config and raises :class:`pipeline.errors.ConfigError` with
 the first problem. Nothing here builds the run's objects: checks that need them (the budget
 within the bounds, Greek limits on existing underlyings, the views' variables, the scenario
 file's values) run once, where those objects are made, in :mod:`pipeline.resolve`.
+
+The unit checks (:func:`check_units`) refuse values that are almost surely in the wrong unit --
+``alpha: 0.95`` where a tail probability is meant, ``sigma: 15`` for 15 %, a vol view of ``20`` --
+naming the likely meaning. A value that is unusual but legal may be accepted by listing its key
+path under ``allow_unusual``; an impossible one (a simple return below -100 %, a probability
+above 1, an annual vol of 1000 %) may not.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +27,7 @@ from pipeline.sources import source_columns
 from tasks.optimization import parse_constraint, resolve_names
 from tasks.vocabulary import DRAWDOWN_MEASURES
 
-__all__ = ["check_config", "correlation_matrix"]
+__all__ = ["check_config", "check_units", "correlation_matrix"]
 
 
 def check_config(cfg: RunConfig) -> None:
@@ -37,6 +48,7 @@ def check_config(cfg: RunConfig) -> None:
     _check_view_sets(cfg)
     _check_bounds(cfg)
     _check_constraints(cfg)
+    check_units(cfg)
 
 
 def _dupes(names: list[str]) -> list[str]:
@@ -242,3 +254,223 @@ def _check_constraint_set(cfg: RunConfig, key: str, spec: ConstraintSpec) -> Non
         for und, (lo, hi) in per.items():
             if lo is not None and hi is not None and lo > hi:
                 raise ConfigError(f"{key}.greeks.{g}.{und}", f"lower limit {lo} exceeds upper limit {hi}")
+
+
+# ---- unit slips ---------------------------------------------------------------------------------
+
+#: a tail probability above this is questioned: its "tail" would be most of the distribution
+ALPHA_MAX = 0.5
+
+
+@dataclass(frozen=True)
+class _Scale:
+    """How a key reads: what it is, the bound above which ``|value|`` is questioned (``soft``),
+    the bound from which no market has it (``hard``), whether a slip may be in basis points as
+    well as percent, and the convention to quote."""
+
+    what: str
+    soft: float
+    hard: float
+    bp: bool
+    norm: str
+
+
+_VOL = _Scale("annual volatility", 3.0, 10.0, False, "decimals: 0.15 = 15 %; crypto 0.6-1.5")
+_DRIFT = _Scale("annual drift", 1.0, 10.0, False, "decimals: 0.06 = 6 %")
+_RATE = _Scale("annual rate", 1.0, 10.0, False, "decimals: 0.04 = 4 %")
+_SPREAD = _Scale("spread", 1.0, 10.0, True, "decimals: 0.01 = 100 bp")
+_RATE_MOVE = _Scale("annual rate-driver move", 0.25, 1.0, True, "decimal rate units: 0.01 = 100 bp")
+_RF = _Scale("risk-free return over the horizon", 1.0, math.inf, False, "per unit of portfolio value: 0.02 = 2 %")
+_TARGET = _Scale("target return over the horizon", 1.0, math.inf, False, "per unit of portfolio value: 0.05 = 5 %")
+_INSTRUMENT_SCALES = (("vol", _VOL), ("rate", _RATE), ("dividend", _RATE), ("foreign_rate", _RATE),
+                      ("coupon", _RATE), ("spread", _SPREAD))
+
+
+@dataclass(frozen=True)
+class _Slip:
+    """A value almost surely in the wrong unit: its key path, why, and whether it is legal (so
+    ``allow_unusual`` may accept it)."""
+
+    path: str
+    reason: str
+    legal: bool
+
+
+def check_units(cfg: RunConfig) -> None:
+    """Raise :class:`ConfigError` for the first value that is almost surely in the wrong unit.
+
+    A legal value whose key path is listed under ``allow_unusual`` is accepted; an impossible one
+    is not, and an entry there that names no questioned value is refused, so a misspelt opt-out
+    cannot pass silently.
+    """
+    allowed = set(cfg.allow_unusual)
+    found = (_driver_slips(cfg), _instrument_slips(cfg), _optimization_slips(cfg), _view_slips(cfg))
+    slips = [s for gen in found for s in gen if s is not None]
+    for s in slips:
+        if s.legal and s.path in allowed:
+            continue
+        if s.legal:
+            tail = f" (if it is meant, list {s.path} under allow_unusual)"
+        else:
+            tail = " (allow_unusual cannot accept an impossible value)" if s.path in allowed else ""
+        raise ConfigError(s.path, s.reason + tail)
+    questioned = {s.path for s in slips}
+    for k, entry in enumerate(cfg.allow_unusual):
+        if entry not in questioned:
+            raise ConfigError(f"allow_unusual[{k}]",
+                              f"{entry!r} names no value that the unit checks question; remove it")
+
+
+def _guess(value: float, bound: float, bp: bool) -> tuple[float, str]:
+    """The decimal a value typed in percent (or in basis points, where percent is still too big)
+    most likely means, and that unit."""
+    if bp and abs(value) / 100 > bound:
+        return value / 1e4, "basis points"
+    return value / 100, "percent"
+
+
+def _magnitude(path: str, value: float, scale: _Scale) -> _Slip | None:
+    """A slip where ``|value|`` exceeds the scale's bound; legal below its hard bound."""
+    if abs(value) <= scale.soft:
+        return None
+    guess, unit = _guess(value, scale.soft, scale.bp)
+    shown = f"{value * 1e4:.4g} bp" if scale.bp else f"{value * 100:.4g} %"
+    legal = abs(value) < scale.hard
+    why = "is far beyond real markets" if legal else "is not a fraction"
+    return _Slip(path, f"{scale.what} {value:g} = {shown} {why} ({scale.norm}): looks like {unit}: "
+                       f"did you mean {guess:.4g}?", legal)
+
+
+def _alpha_slip(path: str, alpha: float | None) -> _Slip | None:
+    """A tail probability above :data:`ALPHA_MAX` reads as a confidence level."""
+    if alpha is None or alpha <= ALPHA_MAX:
+        return None
+    return _Slip(path, f"alpha is the tail probability and {alpha:g} puts {alpha * 100:.4g} % of the scenarios "
+                       f"in the tail ({alpha:g} reads as a confidence level); tail probability: did you mean "
+                       f"{1 - alpha:.4g}?", True)
+
+
+def _driver_slips(cfg: RunConfig) -> Iterator[_Slip | None]:
+    for i, d in enumerate(cfg.scenarios.drivers):
+        key = f"scenarios.drivers[{i}]"
+        vol, drift = (_RATE_MOVE, _RATE_MOVE) if d.kind == "rate" else (_VOL, _DRIFT)
+        yield _magnitude(f"{key}.sigma", d.sigma, vol)
+        yield _magnitude(f"{key}.mu", d.mu, drift)
+
+
+def _instrument_slips(cfg: RunConfig) -> Iterator[_Slip | None]:
+    for i, c in enumerate(cfg.curves):
+        for k, r in enumerate(c.rates):
+            yield _magnitude(f"curves[{i}].rates[{k}]", r, _RATE)
+    for i, spec in enumerate(cfg.instruments):
+        key = f"instruments[{i}]"
+        for field, scale in _INSTRUMENT_SCALES:
+            value = getattr(spec, field, None)
+            if value is not None:
+                yield _magnitude(f"{key}.{field}", value, scale)
+        if spec.kind == "variance_swap" and spec.strike is not None:
+            yield _magnitude(f"{key}.strike", spec.strike, _VOL)  # in vol units
+        elif spec.kind == "option" and spec.strike > 10 * spec.spot:
+            ratio = spec.strike / spec.spot
+            hint = f": looks like percent of spot: did you mean {spec.strike / 100:.4g}?" if ratio <= 1000 else ""
+            yield _Slip(f"{key}.strike", f"strike {spec.strike:g} is {ratio:.4g}x the spot {spec.spot:g} "
+                                         f"(strikes are in the spot's units){hint}", True)
+
+
+def _optimization_slips(cfg: RunConfig) -> Iterator[_Slip | None]:
+    opt = cfg.optimization
+    yield _alpha_slip("optimization.alpha", opt.alpha)
+    yield _magnitude("optimization.rf", opt.rf, _RF)
+    for k, t in enumerate(opt.targets):
+        yield _magnitude(f"optimization.targets[{k}]", t, _TARGET)
+
+
+def _prior_moments(cfg: RunConfig) -> dict[str, tuple[str, float | None, float | None]]:
+    """The view variables' kinds and, where the config fixes them, their prior mean and standard
+    deviation over the horizon.
+
+    Returns
+    -------
+    name -> (kind, mean, std). ``kind`` is ``return`` (a spot/fx/vol driver's or a scenario
+    file's simple return, never below -1), ``rate`` (a rate driver's additive change, decimal) or
+    ``pnl`` (an instrument's P&L per unit exposure). For simulated drivers, with
+    x ~ N((mu - sigma^2/2) H, sigma^2 H): ``E[e^x - 1] = e^{mu H} - 1`` and
+    ``sd = e^{mu H} sqrt(e^{sigma^2 H} - 1)``; rate drivers ``mu H`` and ``sigma sqrt(H)``.
+    Student-t drivers share the mean and covariance of x, so for them this is a scale. None where
+    the config does not fix a moment (instruments, scenario files).
+    """
+    h = cfg.horizon
+    out: dict[str, tuple[str, float | None, float | None]] = dict.fromkeys(cfg.instrument_names, ("pnl", None, None))
+    if cfg.scenarios.source is not None:
+        out.update(dict.fromkeys(cfg.driver_names, ("return", None, None)))
+    for d in cfg.scenarios.drivers:
+        if d.kind == "rate":
+            out[d.name] = ("rate", d.mu * h, d.sigma * math.sqrt(h))
+        else:
+            growth = math.exp(min(d.mu * h, 300.0))
+            out[d.name] = ("return", growth - 1.0, growth * math.sqrt(math.expm1(min(d.sigma**2 * h, 300.0))))
+    return out
+
+
+def _view_slips(cfg: RunConfig) -> Iterator[_Slip | None]:
+    variables = _prior_moments(cfg)
+    for i, vs in enumerate(cfg.views):
+        for j, v in enumerate(vs.views):
+            key = f"views[{i}].views[{j}]"
+            yield _alpha_slip(f"{key}.alpha", v.alpha)
+            var = variables.get(v.on) if isinstance(v.on, str) else None
+            if isinstance(v.value, (int, float)):
+                yield _view_value_slip(f"{key}.value", str(v.stat), float(v.value), var)
+            if v.threshold is not None and var is not None and var[0] == "return" and v.threshold < -1:
+                hint = f": looks like percent: did you mean {v.threshold / 100:.4g}?" if v.threshold >= -100 else ""
+                yield _Slip(f"{key}.threshold", f"a simple return cannot fall below -100 %, so "
+                                                f"P(X <= {v.threshold:g}) is 0{hint}", False)
+
+
+def _view_value_slip(path: str, stat: str, v: float, var: tuple[str, Any, Any] | None) -> _Slip | None:
+    """A view value in the wrong unit: probabilities and correlations out of range (impossible),
+    simple-return means at or below -100 % and losses above 100 % (impossible), and moments of
+    100 % or more far from the prior (legal, questioned)."""
+    if stat in ("prob", "corr"):
+        lo = 0.0 if stat == "prob" else -1.0
+        if lo <= v <= 1.0:
+            return None
+        what = "a probability lies in [0, 1]" if stat == "prob" else "a correlation lies in [-1, 1]"
+        hint = f": looks like percent: did you mean {v / 100:.4g}?" if lo <= v / 100 <= 1 else ""
+        return _Slip(path, f"{what}, got {v:g}{hint}", False)
+    if var is None or stat not in ("mean", "vol", "var", "VaR", "CVaR"):
+        return None
+    kind, mean, sd = var
+    if kind == "return" and ((stat == "mean" and v <= -1) or (stat in ("VaR", "CVaR") and v > 1)):
+        what = (f"mean {v:g} = {v * 100:.4g} % of a simple return, which stays above -100 %" if stat == "mean"
+                else f"{stat} {v:g} = a loss of {v * 100:.4g} % of a simple return, which cannot lose more than 100 %")
+        return _Slip(path, f"{what}: looks like percent: did you mean {v / 100:.4g}?", False)
+    return _moment_slip(path, stat, v, kind, mean, sd)
+
+
+def _moment_slip(path: str, stat: str, v: float, kind: str, mean: float | None, sd: float | None) -> _Slip | None:
+    """A mean, vol, variance or tail loss of 100 % or more over the horizon (a rate change of
+    2500 bp or more), questioned unless the prior puts it within reach (mean within 20 prior
+    standard deviations, vol within 10 prior vols)."""
+    bp = kind == "rate"
+    bound = _RATE_MOVE.soft if bp else 1.0
+    size = math.sqrt(abs(v)) if stat == "var" else abs(v)
+    if size <= bound:
+        return None
+    name = {"return": "simple return", "rate": "rate change", "pnl": "P&L per unit exposure"}[kind]
+    if sd and stat in ("mean", "vol", "var"):
+        z = abs(v - mean) / sd if stat == "mean" else size / sd
+        if z <= (20.0 if stat == "mean" else 10.0):
+            return None
+        context = (f"{z:.0f} prior standard deviations from the prior mean {mean:.3g}" if stat == "mean"
+                   else f"{z:.0f}x the prior vol {sd:.3g}")
+    else:
+        amount = size if stat == "var" else v
+        context = f"{amount * 1e4:.4g} bp" if bp else f"{amount * 100:.4g} %"
+        context = f"the variance of a {context} vol" if stat == "var" else context
+    if stat == "var":
+        guess, unit = v / 1e4, "percent squared (a 20 % vol is a variance of 0.04, not 400)"
+    else:
+        guess, unit = _guess(v, bound, bp)
+    return _Slip(path, f"{stat} {v:g} of the {name} over the horizon is {context}: looks like {unit}: "
+                       f"did you mean {guess:.4g}?", True)

@@ -34,6 +34,7 @@ from tasks.instruments._instruments import (
     VarianceSwap,
     forward_rate,
     market_value,
+    rate_key,
     zero_rate,
 )
 from tasks.instruments._repricing import (
@@ -61,6 +62,7 @@ __all__ = [
     "forward_rate",
     "instrument_pnl",
     "market_value",
+    "rate_key",
     "pnl_matrix",
     "pnl_paths",
     "scenario_pnl",

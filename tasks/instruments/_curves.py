@@ -19,11 +19,15 @@ instrument maturing at ``T`` is discounted at the horizon ``H`` with ``z_H(T - H
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["ZeroCurve", "flat_curve"]
+__all__ = ["ZeroCurve", "flat_curve", "Side"]
+
+#: One-sided derivative at a tenor node: ``"right"`` (maturity growing) or ``"left"`` (shrinking).
+Side = Literal["left", "right"]
 
 
 @dataclass(frozen=True)
@@ -68,24 +72,32 @@ class ZeroCurve:
         """Zero rate(s) at time(s) to maturity ``t`` (years), shape of ``t``."""
         return np.interp(np.asarray(t, dtype=float), self.tenors, self.rates)
 
-    def zero_slope(self, t: ArrayLike) -> np.ndarray:
+    def zero_slope(self, t: ArrayLike, side: Side = "right") -> np.ndarray:
         """``dz/dt`` (per year) of the interpolated curve at ``t`` (0 outside the tenors).
 
-        At a tenor node (a kink) the right derivative is returned.
+        At a tenor node (a kink) the one-sided derivative ``side`` is returned: ``"right"``
+        (``t`` growing) or ``"left"`` (``t`` shrinking). The horizon repricing discounts at
+        ``z(T - H)``, so its derivative in the horizon ``H >= 0`` (theta) needs the left one.
         """
+        if side not in ("left", "right"):
+            raise ValueError(f"side must be 'left' or 'right', got {side!r}")
         t = np.asarray(t, dtype=float)
         tn, rn = np.asarray(self.tenors), np.asarray(self.rates)
         if tn.size == 1:
             return np.zeros_like(t)
         seg = np.diff(rn) / np.diff(tn)
-        i = np.clip(np.searchsorted(tn, t, side="right") - 1, 0, tn.size - 2)
-        inside = (t >= tn[0]) & (t < tn[-1])
+        i = np.clip(np.searchsorted(tn, t, side=side) - 1, 0, tn.size - 2)
+        if side == "right":
+            inside = (t >= tn[0]) & (t < tn[-1])
+        else:
+            inside = (t > tn[0]) & (t <= tn[-1])
         return np.where(inside, seg[i], 0.0)
 
-    def forward(self, t: ArrayLike) -> np.ndarray:
-        """Instantaneous forward rate ``d(z(t) t)/dt = z(t) + t z'(t)`` at ``t``."""
+    def forward(self, t: ArrayLike, side: Side = "right") -> np.ndarray:
+        """Instantaneous forward rate ``d(z(t) t)/dt = z(t) + t z'(t)`` at ``t`` (one-sided
+        ``side`` at a tenor node, see :meth:`zero_slope`)."""
         t = np.asarray(t, dtype=float)
-        return self.zero(t) + t * self.zero_slope(t)
+        return self.zero(t) + t * self.zero_slope(t, side)
 
     def discount(self, t: ArrayLike) -> np.ndarray:
         """Discount factor(s) ``exp(-z(t) t)``."""

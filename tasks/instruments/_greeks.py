@@ -13,17 +13,22 @@ greek           definition (per unit exposure)                      underlying k
                 (variance swap: of its vol level)
 ``theta``       ``dv / dt`` per year, drivers held fixed (curve       spot driver (bonds: curve)
                 constant in time to maturity, i.e. rolls along it)
-``rho``         ``dv / dp`` per 1.00 parallel zero-rate shift p       curve name (``"rate"`` for
-                                                                    a flat rate, fx forward's
-                                                                    foreign flat rate
-                                                                    ``"foreign_rate"``)
-``convexity``   ``d^2 v / dp^2`` (bonds)                             curve name
+``rho``         ``dv / dp`` per 1.00 parallel zero-rate shift p       curve name; a flat rate:
+                                                                    its ``currency``, else
+                                                                    ``"rate"`` (base currency)
+                                                                    or ``"rate:<fx_driver>"``
+                                                                    (fx forward's foreign leg:
+                                                                    ``"rate:<driver>"``)
+``convexity``   ``d^2 v / dp^2`` (bonds)                             as rho
 ==============  ==================================================  ==========================
 
 They are exactly the derivatives of the repricing functions of :mod:`tasks.instruments` at
 horizon 0 (``theta``: w.r.t. the horizon), including the sticky-moneyness skew (an option's vol
 moves with its forward: ``d sigma / dS = -skew / S``), the vol floor (no vol sensitivity while
-floored) and curve roll-down. A foreign-currency instrument has in addition
+floored) and curve roll-down. The repricing discounts at ``z(T - H)`` for horizons ``H >= 0``, so
+theta takes the curve's slope to the *left* of ``T`` (``ZeroCurve.zero_slope(T, "left")``): at a
+maturity or cash flow exactly on a curve tenor (a kink of the linear interpolation) it is still
+the derivative of the repricing. A foreign-currency instrument has in addition
 ``delta[fx_driver] = V_0 / N_0`` (its base-currency value per unit exposure).
 
 Closed forms: options from :func:`tasks.instruments.black_scholes_greeks` /
@@ -54,6 +59,7 @@ from tasks.instruments._instruments import (
     VarianceSwap,
     forward_rate,
     market_value,
+    rate_key,
     zero_rate,
 )
 from tasks.vocabulary import GREEKS, Greek
@@ -73,12 +79,18 @@ GreekName = Greek
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-def _rate_key(curve: ZeroCurve | None, flat: str = "rate") -> str:
-    return curve.name if curve is not None else flat
+def _rate_key(inst: EuropeanOption | Future | VarianceSwap | Bond) -> str:
+    return rate_key(inst.curve, inst.currency, inst.fx_driver)
 
 
 def _zero_slope(curve: ZeroCurve | None, t: float) -> float:
-    return float(curve.zero_slope(t)) if curve is not None else 0.0
+    """``dz/dt`` from the left at ``t``: the horizon repricing discounts at ``z(T - H)``."""
+    return float(curve.zero_slope(t, "left")) if curve is not None else 0.0
+
+
+def _roll_rate(curve: ZeroCurve | None, rate: float, t: float) -> float:
+    """Forward rate seen by theta: ``d(z(T - H)(T - H))/dH = -f(T-)``, the left one at a tenor."""
+    return forward_rate(curve, rate, t, "left")
 
 
 def _add_fx(out: dict[tuple[str, str], float], fx_driver: str | None, value: float) -> None:
@@ -108,14 +120,14 @@ def _option(o: EuropeanOption) -> dict[tuple[str, str], float]:
     kk = o.skew if active else 0.0
     s_s, s_ss = -kk / n0, kk / (n0 * n0)
     s_r = -kk * t if bs else 0.0
-    s_t = kk * (forward_rate(o.curve, o.rate, t) - q) if bs else 0.0
+    s_t = kk * (_roll_rate(o.curve, o.rate, t) - q) if bs else 0.0
     dr_dt = -_zero_slope(o.curve, t)  # r(t) = z(T - t)
     out = {
         ("delta", o.driver): delta + vega * s_s,
         ("gamma", o.driver): n0 * (gamma + 2.0 * vanna * s_s + volga * s_s * s_s + vega * s_ss),
         ("vega", o.driver): (vega if active else 0.0) / n0,
         ("theta", o.driver): (theta + rho * dr_dt + vega * s_t) / n0,
-        ("rho", _rate_key(o.curve)): (rho + vega * s_r) / n0,
+        ("rho", _rate_key(o)): (rho + vega * s_r) / n0,
     }
     _add_fx(out, o.fx_driver, market_value(o))
     return out
@@ -124,16 +136,16 @@ def _option(o: EuropeanOption) -> dict[tuple[str, str], float]:
 def _future(f: Future) -> dict[tuple[str, str], float]:
     t, q = f.maturity, f.dividend
     r = zero_rate(f.curve, f.rate, t)
-    fr = forward_rate(f.curve, f.rate, t)
+    fr = _roll_rate(f.curve, f.rate, t)
     if f.kind == "future":
         grow = math.exp((r - q) * t)
         out = {("delta", f.driver): grow, ("gamma", f.driver): 0.0,
-               ("theta", f.driver): -(fr - q) * grow, ("rho", _rate_key(f.curve)): t * grow}
+               ("theta", f.driver): -(fr - q) * grow, ("rho", _rate_key(f)): t * grow}
     else:
         dq, df, kd = math.exp(-q * t), math.exp(-r * t), f.delivery
         out = {("delta", f.driver): dq, ("gamma", f.driver): 0.0,
                ("theta", f.driver): (q * f.spot * dq - kd * fr * df) / f.spot,
-               ("rho", _rate_key(f.curve)): t * kd * df / f.spot}
+               ("rho", _rate_key(f)): t * kd * df / f.spot}
     _add_fx(out, f.fx_driver, f.value0() / f.spot)
     return out
 
@@ -141,12 +153,12 @@ def _future(f: Future) -> dict[tuple[str, str], float]:
 def _variance_swap(v: VarianceSwap) -> dict[tuple[str, str], float]:
     t = v.maturity
     df = math.exp(-zero_rate(v.curve, v.rate, t) * t)
-    fr = forward_rate(v.curve, v.rate, t)
+    fr = _roll_rate(v.curve, v.rate, t)
     s2, kv = v.vol**2, v.variance_strike
     out = {("delta", v.driver): 0.0, ("gamma", v.driver): 2.0 * df / t,
            ("vega", v.driver): 2.0 * v.vol * df,
            ("theta", v.driver): fr * df * (s2 - kv) - df * s2 / t,
-           ("rho", _rate_key(v.curve)): -t * df * (s2 - kv)}
+           ("rho", _rate_key(v)): -t * df * (s2 - kv)}
     _add_fx(out, v.fx_driver, v.value0())
     return out
 
@@ -159,8 +171,8 @@ def _bond_parts(b: Bond) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _bond(b: Bond) -> dict[tuple[str, str], float]:
     t, a, df = _bond_parts(b)
-    fr = b.curve.forward(t) if b.curve is not None else np.full(t.shape, b.rate)
-    key = _rate_key(b.curve)
+    fr = b.curve.forward(t, "left") if b.curve is not None else np.full(t.shape, b.rate)
+    key = _rate_key(b)
     out = {("rho", key): float(-np.sum(t * a * df)), ("convexity", key): float(np.sum(t * t * a * df)),
            ("theta", key): float(np.sum(a * df * (fr + b.spread)))}
     _add_fx(out, b.fx_driver, b.value0())
@@ -171,11 +183,13 @@ def _fx_forward(f: FxForward) -> dict[tuple[str, str], float]:
     t, x0, kd = f.maturity, f.spot, f.delivery
     dd = math.exp(-zero_rate(f.curve, f.rate, t) * t)
     dfor = math.exp(-zero_rate(f.foreign_curve, f.foreign_rate, t) * t)
-    fd = forward_rate(f.curve, f.rate, t)
-    ff = forward_rate(f.foreign_curve, f.foreign_rate, t)
+    fd = _roll_rate(f.curve, f.rate, t)
+    ff = _roll_rate(f.foreign_curve, f.foreign_rate, t)
     out: dict[tuple[str, str], float] = {("delta", f.driver): dfor, ("gamma", f.driver): 0.0,
                                          ("theta", f.driver): (x0 * dfor * ff - kd * dd * fd) / x0}
-    dom, fgn = ("rho", _rate_key(f.curve)), ("rho", _rate_key(f.foreign_curve, "foreign_rate"))
+    # the foreign leg is in the currency of the FX driver (base per unit foreign)
+    dom = ("rho", rate_key(f.curve, f.currency))
+    fgn = ("rho", rate_key(f.foreign_curve, f.foreign_currency, f.driver))
     out[dom] = t * kd * dd / x0
     out[fgn] = out.get(fgn, 0.0) - t * dfor
     return out

@@ -51,6 +51,26 @@ def _normalised_otm(
     return d1, complement, vega
 
 
+#: Rounding allowance, in units of ``eps * max(F, K)``, of a price at its intrinsic value.
+INTRINSIC_ULPS = 16.0
+
+
+def _at_intrinsic(otm: FloatArray, intrinsic: FloatArray, F: FloatArray, K: FloatArray) -> FloatArray:
+    """True where the undiscounted time value ``otm`` is rounding noise (the price is at intrinsic).
+
+    An in-the-money price ``exp(-rT) (F N(d1) - K N(d2))`` carries absolute rounding errors of
+    order ``eps * max(F, K)`` (its two terms, then the discounting and its inverse), and so does
+    its time value ``undiscounted - intrinsic``: a price within :data:`INTRINSIC_ULPS` such errors
+    of the discounted intrinsic value, above or below it, has no time value (volatility 0). An
+    out-of-the-money price is its own time value (no cancellation): only a price of 0, or one
+    below 0 by no more than that allowance, is at intrinsic. Prices further below intrinsic stay
+    unattainable (NaN).
+    """
+    tol = INTRINSIC_ULPS * np.finfo(np.float64).eps * np.maximum(F, K)
+    itm = intrinsic > 0.0
+    return np.where(itm, np.abs(otm) <= tol, (otm <= 0.0) & (otm >= -tol))
+
+
 def implied_vol_black76(
     price: ArrayLike,
     F: ArrayLike,
@@ -98,8 +118,9 @@ def implied_vol_black76(
     -------
     ndarray of float64
         Annualised lognormal volatility (decimal), broadcast shape of the inputs.
-        ``0.0`` where the price equals the discounted intrinsic value (to within
-        ``4 eps`` relative, the rounding of the discounting).  NaN where no
+        ``0.0`` where the price equals the discounted intrinsic value to within
+        rounding, a few ulps above or below it (``INTRINSIC_ULPS * eps * max(F, K)``
+        of time value, see :func:`_at_intrinsic`).  NaN where no
         volatility reproduces the price: price below the discounted intrinsic
         value (by more than that rounding), price at or above the ``sigma -> inf`` limit
         (``exp(-rT) F`` for a call, ``exp(-rT) K`` for a put), ``T <= 0`` (the
@@ -124,11 +145,7 @@ def implied_vol_black76(
         beta = otm / sqrt_fk
         x = -np.abs(np.log(F_f / K_f))
         upper = np.exp(0.5 * x)
-        # A time value within rounding of the (re-discounted) price counts as zero:
-        # a price equal to the discounted intrinsic value gives 0.0, not NaN or a
-        # vol fitted to rounding noise.
-        zero_tv = np.abs(otm) <= 4.0 * np.finfo(np.float64).eps * np.abs(undiscounted)
-        beta = np.where(zero_tv, 0.0, beta)
+        beta = np.where(_at_intrinsic(otm, intrinsic, F_f, K_f), 0.0, beta)
         valid = (T_f > 0.0) & (F_f > 0.0) & (K_f > 0.0) & (beta >= 0.0) & (beta < upper)
         valid &= np.isfinite(beta) & np.isfinite(T_f)
 

@@ -59,7 +59,7 @@ from typing import Literal
 import numpy as np
 
 from tasks.instruments._black import black76_price
-from tasks.instruments._curves import ZeroCurve
+from tasks.instruments._curves import Side, ZeroCurve
 
 __all__ = [
     "Cash",
@@ -72,6 +72,7 @@ __all__ = [
     "zero_rate",
     "forward_rate",
     "market_value",
+    "rate_key",
 ]
 
 
@@ -82,9 +83,25 @@ def zero_rate(curve: ZeroCurve | None, rate: float, tau: float) -> float:
     return float(curve.zero(tau)) if curve is not None else float(rate)
 
 
-def forward_rate(curve: ZeroCurve | None, rate: float, tau: float) -> float:
-    """Today's instantaneous forward rate at ``tau`` (``rate`` for a flat rate)."""
-    return float(curve.forward(tau)) if curve is not None else float(rate)
+def forward_rate(curve: ZeroCurve | None, rate: float, tau: float, side: Side = "right") -> float:
+    """Today's instantaneous forward rate at ``tau`` (``rate`` for a flat rate); at a tenor node
+    the one-sided rate ``side`` (theta, the horizon derivative, needs ``"left"``)."""
+    return float(curve.forward(tau, side)) if curve is not None else float(rate)
+
+
+def rate_key(curve: ZeroCurve | None, currency: str | None = None, fx_driver: str | None = None) -> str:
+    """Underlying that keys an instrument's rate sensitivities (rho, convexity).
+
+    The curve's name (e.g. ``"USD"``) when the instrument is discounted on a curve; else its flat
+    rate's ``currency`` when given; else ``"rate"`` for a base-currency instrument (no FX driver)
+    and ``"rate:<fx_driver>"`` for one in the currency of ``fx_driver``: flat rates of different
+    currencies never share a key (nor a rho limit).
+    """
+    if curve is not None:
+        return curve.name
+    if currency is not None:
+        return str(currency)
+    return "rate" if fx_driver is None else f"rate:{fx_driver}"
 
 
 def _check_code(field: str, value: object, allowed: tuple[str, ...]) -> None:
@@ -133,6 +150,8 @@ class Future:
     strike : delivery price K of a ``forward`` (default the fair forward F_0); unused for a future.
     fx_driver : FX driver of its currency or ``None``.
     kind : ``"future"`` (P&L = ``g (F_H - F_0) / S_0``) or ``"forward"`` (discounted value change).
+    currency : currency of the flat ``rate`` (keys its rho, see :func:`rate_key`); unused with a
+        ``curve`` (its name keys rho).
     """
 
     name: str
@@ -146,6 +165,7 @@ class Future:
     strike: float | None = None
     fx_driver: str | None = None
     kind: Literal["future", "forward"] = "future"
+    currency: str | None = None
 
     def __post_init__(self) -> None:
         _check_code("kind", self.kind, ("future", "forward"))
@@ -191,6 +211,7 @@ class EuropeanOption:
     vol_floor : lower bound of the shocked implied vol.
     curve : zero curve (shocked by its drivers) or ``None`` for the flat ``rate``.
     fx_driver : FX driver of its currency or ``None``.
+    currency : currency of the flat ``rate`` (keys its rho, see :func:`rate_key`).
     """
 
     name: str
@@ -209,6 +230,7 @@ class EuropeanOption:
     curve: ZeroCurve | None = None
     fx_driver: str | None = None
     kind: Literal["option"] = "option"
+    currency: str | None = None
 
     def __post_init__(self) -> None:
         _check_code("option_type", self.option_type, ("call", "put"))
@@ -272,6 +294,7 @@ class VarianceSwap:
     vol_driver : ATM-vol driver of the underlying, or ``None``.
     rate, curve : discounting (flat rate or shocked curve).
     fx_driver : FX driver of its currency or ``None``.
+    currency : currency of the flat ``rate`` (keys its rho, see :func:`rate_key`).
     """
 
     name: str
@@ -284,6 +307,7 @@ class VarianceSwap:
     curve: ZeroCurve | None = None
     fx_driver: str | None = None
     kind: Literal["variance_swap"] = "variance_swap"
+    currency: str | None = None
 
     def __post_init__(self) -> None:
         _check_positive(maturity=self.maturity)
@@ -315,6 +339,7 @@ class Bond:
     rate : flat continuously compounded rate (used without ``curve``).
     spread : constant continuously compounded credit spread added to the zero rate.
     fx_driver : FX driver of its currency or ``None``.
+    currency : currency of the flat ``rate`` (keys its rho and convexity, see :func:`rate_key`).
     """
 
     name: str
@@ -326,6 +351,7 @@ class Bond:
     spread: float = 0.0
     fx_driver: str | None = None
     kind: Literal["bond"] = "bond"
+    currency: str | None = None
 
     def __post_init__(self) -> None:
         _check_positive(maturity=self.maturity, frequency=self.frequency)
@@ -358,6 +384,8 @@ class FxForward:
     maturity : years to delivery (T).
     strike : K (base per foreign); default the fair forward (V_0 = 0).
     spot : X_0. rate / curve : domestic (base) discounting; foreign_rate / foreign_curve : foreign.
+    currency, foreign_currency : currencies of the flat ``rate`` / ``foreign_rate`` (key their
+        rho, see :func:`rate_key`; the foreign one defaults to the FX ``driver``'s currency).
     """
 
     name: str
@@ -370,6 +398,8 @@ class FxForward:
     curve: ZeroCurve | None = None
     foreign_curve: ZeroCurve | None = None
     kind: Literal["fx_forward"] = "fx_forward"
+    currency: str | None = None
+    foreign_currency: str | None = None
 
     def __post_init__(self) -> None:
         _check_positive(spot=self.spot)

@@ -42,6 +42,7 @@ import highspy
 import numpy as np
 
 from tasks.optimization._constraints import CompiledConstraints
+from tasks.optimization._highs import quiet_highs
 from tasks.optimization._risk_models import ScenarioData
 from tasks.optimization._tail_oracle import TailOracle, tail_cut
 
@@ -104,8 +105,7 @@ class _Master:
         self.data, self.alpha = data, alpha
         n = data.n
         self.n = n
-        h = highspy.Highs()
-        h.silent()
+        h = quiet_highs()  # no banner, no log on stdout
         h.setOptionValue("presolve", "off")  # keep the basis across re-solves
         h.setOptionValue("primal_feasibility_tolerance", MASTER_TOL)
         h.setOptionValue("dual_feasibility_tolerance", MASTER_TOL)

@@ -7,7 +7,8 @@ cube ``paths`` (P, T, N) of per-step P&L per unit exposure with path probabiliti
 Objectives (Riskfolio-Lib's codes, :class:`Objective`):
 
 * ``MinRisk``  -- ``min risk(e)`` (MV: the variance), optionally with ``mu^T e >= lowerret``;
-* ``MaxRet``   -- ``max mu^T e``; among the maximisers the least risky one is returned;
+* ``MaxRet``   -- ``max mu^T e`` (to 1e-10 relative); among the maximisers the least risky one
+  is returned;
 * ``Sharpe``   -- ``max (mu^T e - rf) / risk(e)`` for *any* of the ten measures, by the
   Charnes-Cooper transformation: with ``v^T e = 1`` the excess return is ``(mu - rf v)^T e``, and
   with ``y = kappa e``, ``kappa >= 0``::
@@ -37,7 +38,14 @@ every solve from its own start, so results never depend on earlier solves; ``"lp
 Rockafellar-Uryasev LP; ``"auto"`` (default of :func:`optimize` / :func:`efficient_frontier`)
 picks the cuts for CVaR with at least :data:`AUTO_CUTS_MIN_SCENARIOS` scenarios, linear
 constraints and a bounded feasible set. An unbounded cut model, or a gap still open after the
-round limit, falls back to the full LP (said in the result's message). With cuts the MaxRet LP is solved by HiGHS.
+round limit, falls back to the full LP (said in the result's message).
+
+MaxRet to full precision (:mod:`tasks.optimization._max_return`): when the feasible set is linear
+the max-return LP is solved by HiGHS's simplex (a vertex), else by the conic solver with tight
+tolerances, its objective scaled to O(1) either way; the least-risk tie-break at the maximum uses
+a return floor a relative 1e-12 below it and is lifted onto it if the floor was met only to the
+solver's tolerance, so the MaxRet return is the maximum to 1e-10 relative. HiGHS is kept quiet
+(no banner on stdout).
 """
 
 from __future__ import annotations
@@ -61,6 +69,14 @@ from tasks.optimization._constraints import (
     to_cvxpy,
 )
 from tasks.optimization._cvar_cuts import CutOutcome, CvarCutSolver
+from tasks.optimization._highs import solve_options
+from tasks.optimization._max_return import (
+    ACCEPT_RTOL,
+    FLOOR_RTOL,
+    lift_weight,
+    max_return_solver,
+    return_scale,
+)
 from tasks.optimization._risk_models import ScenarioData, evaluate, risk_model
 from tasks.vocabulary import OK_STATUSES, Objective, Status
 
@@ -193,7 +209,8 @@ class PortfolioProblem:
     demean : the scenario measures see ``P&L - expected P&L`` (drawdowns are unaffected).
     bounds : (lower (N,), upper (N,)) exposure bounds, scalars broadcast (intersected with
         ``constraints.bounds``).
-    solver : cvxpy solver name (default CLARABEL; HIGHS for LPs).
+    solver : cvxpy solver name (default CLARABEL; HIGHS for LPs). A linear max-return problem
+        is always solved by HiGHS.
     rf : risk-free rate of the Sharpe objective and threshold (minimum acceptable return) of
         FLPM / SLPM, P&L units per unit budget.
     paths : (P, T, N) per-step P&L per unit exposure, needed by MDD, ADD, CDaR (objective or cap).
@@ -273,7 +290,10 @@ class PortfolioProblem:
         floor = cp.Parameter(name="return_floor")
         mu = self.mu
         if obj is Objective.MaxRet:
-            prob = cp.Problem(cp.Maximize(mu @ y), self._feasible_set(y, 1.0))
+            # in units of the largest |mu_i|: the solvers' absolute tolerances become relative ones
+            mu_max = float(np.max(np.abs(mu)))
+            scaled = mu / mu_max if mu_max > 0.0 else mu
+            prob = cp.Problem(cp.Maximize(scaled @ y), self._feasible_set(y, 1.0))
             return _Model(prob, y, None, None)
         if obj is Objective.Sharpe:
             kappa = cp.Variable(nonneg=True, name="kappa")
@@ -327,13 +347,16 @@ class PortfolioProblem:
     def _solve_model(self, obj: Objective, target: float) -> OptimizationResult:
         model = self._model(obj)
         prob = model.problem
-        # with cutting planes every problem is an LP; HiGHS gives the max-return vertex exactly
-        solver = "HIGHS" if self.cuts is not None and obj is Objective.MaxRet else self.solver
+        # an LP max-return problem goes to HiGHS's simplex: the maximum to full precision
+        if obj is Objective.MaxRet:
+            solver, options = max_return_solver(self.cc, self.solver)
+        else:
+            solver, options = self.solver, solve_options(self.solver)
         t0 = time.perf_counter()
         try:
             # warm_start=False: a warm-started re-solve differs from a cold one in the last bits,
             # which would make results depend on which worker solved which point first.
-            prob.solve(solver=solver, warm_start=False)
+            prob.solve(solver=solver, warm_start=False, **options)
         except cp.error.SolverError as exc:
             return self._failed("solver_error", target, t0, obj, f"solver error: {exc}")
         status = prob.status
@@ -396,15 +419,29 @@ class PortfolioProblem:
         return self._solve(Objective.MinRisk, lowerret)
 
     def max_return(self) -> OptimizationResult:
-        """Maximum expected-return portfolio; its risk is then minimised at that return."""
+        """Maximum expected-return portfolio; its risk is then minimised at that return.
+
+        The expected return is the maximum to within :data:`ACCEPT_RTOL` relative (the LP's
+        vertex by HiGHS's simplex when the feasible set is linear, see
+        :mod:`tasks.optimization._max_return`).
+        """
         res = self._solve(Objective.MaxRet, None)
         if not res.ok:
             return res
         # among the max-return portfolios take the least risky one (ties are common)
-        floor = res.expected_return - 1e-9 * max(1.0, abs(res.expected_return))
-        tight = self.min_risk(floor)
+        best = res.expected_return
+        scale = return_scale(best, self.mu)
+        tight = self.min_risk(best - FLOOR_RTOL * scale)
         if not tight.ok:
             return res
+        goal = best - ACCEPT_RTOL * scale
+        if tight.expected_return < goal:  # the floor was met only to the solver's tolerance
+            theta = lift_weight(tight.expected_return, best, goal)
+            e = (1.0 - theta) * tight.exposures + theta * res.exposures
+            note = f"return lifted onto the maximum (weight {theta:.3g} on the max-return vertex)"
+            # no formulation value for a combination: its model risk is the evaluated one
+            tight = self._ok_result(e, tight.status, tight.target, time.perf_counter() - tight.seconds,
+                                    Objective.MinRisk, self.evaluate_risk(e), tight.iterations, note)
         tight.objective = Objective.MaxRet.value
         return tight
 

@@ -1,7 +1,16 @@
 """Scenarios: the driver model (lognormal / Student-t, moment matching, chunk-invariant seeded
-blocks, Brownian-bridge paths) and user histories (probabilities, bootstrapping).
+blocks, Brownian-bridge paths) and user histories (probabilities, bootstrapping, files of returns
+or prices with their dates and frequency, aggregated to the horizon).
 """
 
+from tasks.scenarios._calendar import (
+    FREQUENCIES,
+    describe_frequency,
+    horizon_periods,
+    infer_periods_per_year,
+    parse_dates,
+    periods_per_year,
+)
 from tasks.scenarios._drivers import (
     Driver,
     DriverKind,
@@ -14,6 +23,9 @@ from tasks.scenarios._drivers import (
     simulate_drivers,
 )
 from tasks.scenarios._files import (
+    MIN_AGGREGATED_SCENARIOS,
+    HistoryFile,
+    load_history_file,
     load_scenario_file,
     read_scenario_file,
     scenario_file_columns,
@@ -42,12 +54,14 @@ from tasks.scenarios._generation import (
 from tasks.scenarios._history import (
     Prior,
     ReturnKind,
+    aggregate_periods,
     bootstrap_chunk,
     bootstrap_scenarios,
     exponential_decay_probabilities,
     frame_values,
     historical_pnl,
     historical_scenarios,
+    price_log_returns,
     prior_probabilities,
     uniform_probabilities,
 )
@@ -94,4 +108,15 @@ __all__ = [
     "load_scenario_file",
     "read_scenario_file",
     "scenario_file_columns",
+    "MIN_AGGREGATED_SCENARIOS",
+    "HistoryFile",
+    "load_history_file",
+    "aggregate_periods",
+    "price_log_returns",
+    "FREQUENCIES",
+    "describe_frequency",
+    "horizon_periods",
+    "infer_periods_per_year",
+    "parse_dates",
+    "periods_per_year",
 ]

@@ -18,6 +18,11 @@ block starts are drawn uniformly from ``0..T-L`` (or proportionally to given row
 exponential-decay probabilities). Path points are the running sums of the sampled rows and the
 one-period scenario *is* the path terminal (sum of the steps). Scenario block ``b`` draws its starts
 from ``SeedSequence(seed, (b,))``, so results are identical for any chunking.
+
+Prices and horizons: :func:`price_log_returns` turns (T, D) price levels into the (T - 1, D)
+log-returns between consecutive rows, and :func:`aggregate_periods` sums k consecutive per-period
+log-returns into one non-overlapping k-period scenario (compounding the simple returns: ``exp(sum)
+- 1 = prod(1 + r) - 1``), keeping the most recent ``(T // k) * k`` rows.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ __all__ = [
     "historical_pnl",
     "bootstrap_chunk",
     "bootstrap_scenarios",
+    "price_log_returns",
+    "aggregate_periods",
 ]
 
 ReturnKind = Literal["log", "simple", "change"]
@@ -162,6 +169,47 @@ def historical_pnl(
     if not np.all(np.isfinite(r)):
         raise ValueError("P&L columns have NaN/inf values")
     return np.ascontiguousarray(r), _probabilities(frame, probability_column, prior, half_life)
+
+
+def price_log_returns(prices: np.ndarray) -> np.ndarray:
+    """(T - 1, D) log-returns ``ln(P_t / P_{t-1})`` of (T, D) chronological price levels (all > 0)."""
+    P = np.asarray(prices, dtype=float)
+    if P.ndim != 2 or P.shape[0] < 2:
+        raise ValueError("prices must be (T, D) with T >= 2 rows")
+    if not np.all(np.isfinite(P)) or np.any(P <= 0):
+        raise ValueError("prices must be finite and > 0")
+    return np.diff(np.log(P), axis=0)
+
+
+def aggregate_periods(x: np.ndarray, p: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Non-overlapping k-period scenarios from per-period additive changes.
+
+    Parameters
+    ----------
+    x : (T, D) per-period log-returns (or additive changes), chronological (most recent last).
+    p : (T,) row probabilities (>= 0, not all zero on the kept rows).
+    k : periods per scenario (>= 1).
+
+    Returns
+    -------
+    (X (T // k, D) sums of k consecutive rows, q (T // k,)): window w covers rows
+    ``T - (T // k - w) * k`` up to ``+ k``, so the oldest ``T % k`` rows are dropped; ``q_w`` is the
+    sum of its rows' probabilities, renormalised to 1 (an exponential prior on the rows stays
+    exponential on the windows, with the half-life divided by k).
+    """
+    x = np.asarray(x, dtype=float)
+    p = np.asarray(p, dtype=float)
+    if k < 1 or x.ndim != 2 or p.shape != (x.shape[0],):
+        raise ValueError("x must be (T, D), p (T,) and k >= 1")
+    n = x.shape[0] // k
+    if n < 1:
+        raise ValueError(f"{x.shape[0]} rows hold no window of {k} periods")
+    start = x.shape[0] - n * k
+    X = x[start:].reshape(n, k, x.shape[1]).sum(axis=1)
+    q = p[start:].reshape(n, k).sum(axis=1)
+    if not q.sum() > 0:
+        raise ValueError("the kept rows have zero probability")
+    return np.ascontiguousarray(X), q / q.sum()
 
 
 def bootstrap_chunk(

@@ -171,3 +171,55 @@ def test_unknown_greek_and_missing_underlying_are_refused_with_key_paths():
         build_plan(parse_config(_index_book(greeks={"gamma": {"USD": [-1, 1]}}), base_dir=INDEX_BOOK.parent))
     assert info.value.path == "optimization.constraint_sets.limited.greeks.gamma.USD"
     assert "no instrument has a gamma on 'USD'" in info.value.reason
+
+
+# ---- misspelt keys: say what is unknown, what is missing, and the likely fix (issue 12, item 12) ---
+
+def test_misspelt_required_key_names_both_keys(case_dict):
+    def mutate(d):
+        d["instruments"][11]["strke"] = d["instruments"][11].pop("strike")
+    err = _bad(case_dict, mutate)
+    assert err.path == "instruments[11].strike"
+    assert err.reason == "required key is missing; instruments[11].strke is an unknown key: did you mean strike?"
+
+
+def test_unknown_key_suggests_the_closest_known_key(case_dict):
+    cases = [
+        (lambda d: d["optimization"].update(pointz=3), "optimization.pointz", "points"),
+        (lambda d: d.update(seeds=3), "seeds", "seed"),
+        (lambda d: d["scenarios"]["drivers"][0].update(sigam=0.1), "scenarios.drivers[0].sigam", "sigma"),
+        (lambda d: d["optimization"]["constraint_sets"]["delta_neutral_vega_capped"].update(capz={}),
+         "optimization.constraint_sets.delta_neutral_vega_capped.capz", "caps"),
+        (lambda d: d["instruments"][11].update(skwe=-0.1), "instruments[11].skwe", "skew"),
+    ]
+    for mutate, path, guess in cases:
+        err = _bad(case_dict, mutate)
+        assert err.path == path and err.reason == f"unknown key: did you mean {guess}?", err
+
+
+def test_unknown_key_beside_a_missing_one(case_dict):
+    def mutate(d):
+        d["views"][0]["views"][0]["stats"] = d["views"][0]["views"][0].pop("stat")
+    err = _bad(case_dict, mutate)
+    assert err.path == "views[0].views[0].stat"
+    assert "required key is missing; views[0].views[0].stats is an unknown key: did you mean stat?" == err.reason
+    err = _bad(case_dict, lambda d: d["instruments"][11].update(colour="red"))
+    assert err.path == "instruments[11].colour" and err.reason.startswith("unknown key (keys here: name, kind,")
+    assert "strike" in err.reason and "did you mean" not in err.reason
+
+
+def test_fraction_typed_in_percent_gets_the_decimal(case_dict):
+    err = _bad(case_dict, lambda d: d["optimization"].update(alpha=5))
+    assert err.path == "optimization.alpha" and "less than 1" in err.reason
+    assert "tail probability: looks like percent: did you mean 0.05?" in err.reason
+    err = _bad(case_dict, lambda d: d["optimization"].update(alpha=95))
+    assert "confidence level in percent; tail probability: did you mean 0.05?" in err.reason
+    err = _bad(case_dict, lambda d: d["views"][0]["views"][1].update(confidence=80))
+    assert err.path == "views[0].views[1].confidence" and "did you mean 0.8?" in err.reason
+
+
+def test_did_you_mean():
+    from pipeline.errors import did_you_mean
+
+    assert did_you_mean("strke", ["strike", "spot", "skew"]) == "strike"
+    assert did_you_mean("colour", ["strike", "spot"]) is None

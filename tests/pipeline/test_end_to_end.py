@@ -96,10 +96,18 @@ def test_delta_neutral_vega_capped_frontier_and_sharpe(two_worker_run):
     run = two_worker_run[2]
     fr, g = run["frontier"], run["greeks"]
     capped = fr[fr["constraint_set"] == "delta_neutral_vega_capped"]
-    assert set(capped["risk_measure"]) == {"CVaR"} and (capped["status"] == "optimal").all()
+    assert set(capped["risk_measure"]) == {"CVaR"}
+    assert (capped[capped["kind"] != "target"]["status"] == "optimal").all()
+    targets = capped[capped["kind"] == "target"]  # every set gets the targets; an unreachable one says why
+    assert len(targets) == len(run["views"])  # one 5 % target per view set (prior included)
+    for _, t in targets.iterrows():
+        assert t["status"] == "optimal" or "not attainable" in t["message"], t["message"]
+    solved = capped[capped["status"] == "optimal"]
     dm = g[(g["constraint_set"] == "delta_neutral_vega_capped") & (g["underlying"] == "DM_Equity")]
-    assert len(dm) == len(capped)
-    assert (dm["delta"].abs() <= 1e-6 + 1e-9).all() and (dm["vega"].abs() <= 0.10 + 1e-9).all()
+    dm = dm[dm["portfolio"].isin(solved["portfolio"])]
+    assert len(dm) == len(solved)
+    # Greek limits hold to the solver's feasibility tolerance (Clarabel: 1e-8)
+    assert (dm["delta"].abs() <= 1e-6 + 1e-8).all() and (dm["vega"].abs() <= 0.10 + 1e-8).all()
     sharpe = fr[fr["kind"] == "Sharpe"]
     assert set(sharpe["view_set"]) == {"prior", "dm_equity_turbulence", "dm_equity_crash_sep"}
     # the Sharpe portfolio beats every frontier point of its (view, measure, set) on (E - rf) / risk

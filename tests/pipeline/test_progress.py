@@ -149,3 +149,49 @@ def test_summary_of_own_stages_is_written():
     text = p.summary(out_dir="runs/y")
     assert text == "chunks: 2/2 done, 0 failed\nwall time: 3.0 s\noutputs: runs/y"
     assert buf.getvalue().endswith(text + "\n")
+
+
+def test_stage_is_timed_from_when_its_work_started_not_when_it_was_announced():
+    # the graph submits every task, then announces the stages: scenario chunks that ran during the
+    # submission must not report "done in 0.0 s"
+    buf, clock = io.StringIO(), FakeClock()
+    p = Progress(buf, mode="plain", clock=clock)
+    clock.t = 1.0
+    p.work_started()
+    clock.t = 5.5  # submission of the rest of the graph took 4.5 s; the chunks finished meanwhile
+    p.stage("scenario chunks", 4)
+    p.advance("scenario chunks", 4)
+    assert buf.getvalue().splitlines()[-1] == "scenario chunks: 4/4 (100%), done in 4.5 s"
+    clock.t = 7.0
+    p.stage("portfolios", 2)  # a later stage also counts from the submission
+    p.advance("portfolios", 2)
+    assert buf.getvalue().splitlines()[-1] == "portfolios: 2/2 (100%), done in 6.0 s"
+
+
+def test_stage_without_work_mark_is_timed_from_its_announcement():
+    buf, clock = io.StringIO(), FakeClock()
+    p = Progress(buf, mode="plain", clock=clock)
+    clock.t = 3.0
+    p.stage("views", 1)
+    clock.t = 5.0
+    p.advance("views")
+    assert buf.getvalue().splitlines()[-1] == "views: 1/1 (100%), done in 2.0 s"
+
+
+def test_close_after_interrupt_writes_no_stopped_lines():
+    buf = io.StringIO()
+    p = Progress(buf, mode="plain")
+    p.stage("portfolios", 10)
+    p.advance("portfolios", 3)
+    before = buf.getvalue()
+    p.close(interrupted=True)
+    p.close()  # idempotent: still nothing
+    assert buf.getvalue() == before  # the caller prints the one line that says what was saved
+
+    tty = TtyBuffer()
+    q = Progress(tty, mode="tty", min_interval=0.0)
+    q.stage("portfolios", 10)
+    q.advance("portfolios", 3)
+    q.close(interrupted=True)
+    assert tty.getvalue().endswith("\n\n")  # the block stays; the caller's line starts below it
+    assert "stopped" not in tty.getvalue()
