@@ -1,6 +1,7 @@
 """Portfolio optimisation: the compiled ``PortfolioProblem`` (four objectives over ten risk
 measures), constraints (bounds, linear, Greek, leverage, margin, turnover, tracking error, risk
-caps), CVaR cutting planes, frontiers and the Riskfolio-style ``Portfolio``.
+caps), CVaR cutting planes, frontiers and the Riskfolio-style ``Portfolio``; limits on a held book
+(``compile_limits``, ``evaluate_limits``) and the least-cost trade that restores them (``rebalance``).
 """
 
 from tasks.optimization._constraints import (
@@ -21,6 +22,15 @@ from tasks.optimization._cvar_cuts import (
     CutObjective,
     CutOutcome,
     CvarCutSolver,
+)
+from tasks.optimization._limits import (
+    LIMIT_COLUMNS,
+    CompiledLimits,
+    LimitRow,
+    Limits,
+    RiskLimit,
+    compile_limits,
+    evaluate_limits,
 )
 from tasks.optimization._linear_expr import (
     LinearConstraint,
@@ -44,6 +54,12 @@ from tasks.optimization._problem import (
     frontier_limits,
     frontier_targets,
     optimize,
+)
+from tasks.optimization._rebalance import (
+    TRADE_COLUMNS,
+    RebalanceResult,
+    find_conflicts,
+    rebalance,
 )
 from tasks.optimization._risk_models import (
     ScenarioData,
@@ -87,4 +103,15 @@ __all__ = [
     "CutOutcome",
     "CvarCutSolver",
     "Portfolio",
+    "LIMIT_COLUMNS",
+    "CompiledLimits",
+    "LimitRow",
+    "Limits",
+    "RiskLimit",
+    "compile_limits",
+    "evaluate_limits",
+    "TRADE_COLUMNS",
+    "RebalanceResult",
+    "find_conflicts",
+    "rebalance",
 ]
