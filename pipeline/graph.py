@@ -5,8 +5,10 @@ Graph (keys are ``sf-<stage>-<ids>-<config hash>``, so identical configs give id
     stats[c] ──► transform ──► chunk[c] ──► scenarios ─┬─► view[prior], view[v] ─► limits[v,rm,s]
     (per chunk: draws + per-block moments)             │        │                   └► point[v,rm,s,k]
                                                        │        │                   └► target[v,rm,s,i]
-                                                       │        └► marginals[v] (histograms of the
-                                                       │           viewed variables under view v)
+                                                       │        ├► marginals[v] (histograms of the
+                                                       │        │  viewed variables under view v)
+                                                       │        └► moments[v] (every view variable's
+                                                       │           moments, drivers' correlations)
                                                        └─► stress[v,rm,s,j] (a finished problem's
                                                            portfolios under view set j)
 
@@ -37,6 +39,7 @@ from pipeline.tables import (
     greeks_table,
     instrument_table,
     marginal_table,
+    moment_tables,
     scenario_block,
     viewed_variables,
     views_row,
@@ -80,6 +83,7 @@ class _Run:
     problems: dict[tuple[int, str, int], dict[str, Any]] = field(default_factory=dict)
     stress_futures: list[Future] = field(default_factory=list)
     marginal_futures: list[Future] = field(default_factory=list)
+    moment_futures: list[Future] = field(default_factory=list)
     pending_rows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     next_batch: int = 0
     last_flush: float = 0.0
@@ -109,6 +113,7 @@ def execute(plan: RunPlan, client: Client, store: RunStore, *, log: Log = print,
     side = {"instruments": run.submit(instrument_table, plan.book, run.scen, key=run.key("instruments"))}
     new_views = _submit_views(run)
     _submit_marginals(run)
+    _submit_moments(run)
     _submit_portfolios(run)
     _announce(run)
     _collect(run, new_views)
@@ -187,6 +192,14 @@ def _submit_marginals(run: _Run) -> None:
     for j, name in enumerate(run.plan.view_names):
         run.marginal_futures.append(run.submit(marginal_table, run.scen, run.view_future(name), variables,
                                                key=run.key("marginals", j)))
+
+
+def _submit_moments(run: _Run) -> None:
+    """One task per probability vector: posterior and prior moments of every view variable and
+    the drivers' correlations (``moments.parquet``, ``correlations.parquet``)."""
+    for j, name in enumerate(run.plan.view_names):
+        run.moment_futures.append(run.submit(moment_tables, run.scen, run.view_future(name),
+                                             key=run.key("moments", j)))
 
 
 def _idents(run: _Run, cset: ConstraintSetPlan) -> list[tuple[str, int]]:
@@ -370,6 +383,7 @@ def _tables(run: _Run, frontier: pd.DataFrame, stress: pd.DataFrame,
         "stress": stress,
         "greeks": greeks_table(run.plan.book, frontier),
         "marginals": _marginals(run),
+        **_moments(run),
     }
 
 
@@ -377,6 +391,13 @@ def _marginals(run: _Run) -> pd.DataFrame:
     """``marginals.parquet``: the per-view-set histograms, in view-set order."""
     parts = [p for p in (f.result() for f in run.marginal_futures) if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else empty_marginals()
+
+
+def _moments(run: _Run) -> dict[str, pd.DataFrame]:
+    """``moments.parquet`` and ``correlations.parquet``: the per-view-set tables, in view-set order
+    (each in X's column order), so they are the same for any number of workers."""
+    parts = [f.result() for f in run.moment_futures]
+    return {t: pd.concat([p[t] for p in parts], ignore_index=True) for t in ("moments", "correlations")}
 
 
 def _probabilities(run: _Run) -> Iterator[pd.DataFrame]:

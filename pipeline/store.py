@@ -5,7 +5,8 @@ Layout of a run folder::
     RUN/
       manifest.json            config, seed, versions, timings, row counts (written last)
       instruments.parquet  views.parquet  view_checks.parquet  probabilities.parquet
-      frontier.parquet  stress.parquet  [scenarios.parquet]
+      frontier.parquet  stress.parquet  greeks.parquet  marginals.parquet  moments.parquet
+      correlations.parquet  [scenarios.parquet]
       .parts/                  only while a run is unfinished (removed by RunStore.finish)
         CONFIG_SHA256          the config the parts belong to (a resume checks it)
         <table>/b000001.parquet   a batch: many parts, one row each, keyed by a ``_part`` column
@@ -51,8 +52,8 @@ __all__ = ["RunStore", "read_run", "package_versions", "atomic_write_bytes", "at
            "atomic_write_parquet_batches", "parquet_metadata", "TABLES", "CHECK_COLUMNS", "ROW_GROUP_ROWS",
            "view_part", "portfolio_part", "batch_name"]
 
-TABLES = ("instruments", "views", "view_checks", "probabilities", "marginals", "frontier", "stress", "greeks",
-          "scenarios")
+TABLES = ("instruments", "views", "view_checks", "probabilities", "marginals", "moments", "correlations", "frontier",
+          "stress", "greeks", "scenarios")
 _META_PREFIX = b"stressfrontier."
 #: most rows in one Parquet row group of a final table
 ROW_GROUP_ROWS = 1_048_576

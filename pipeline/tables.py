@@ -9,10 +9,12 @@ import pandas as pd
 
 from pipeline.plan import BookPlan, RunPlan, ViewSetPlan
 from pipeline.stages import ScenarioSet, ViewOutcome
+from tasks.views import moment
 from tasks.vocabulary import GREEKS, PortfolioKind
 
 __all__ = ["views_row", "frontier_table", "greeks_table", "instrument_table", "scenario_block", "IDENTITY",
-           "viewed_variables", "marginal_table", "empty_marginals", "MARGINAL_BINS", "MARGINAL_COLUMNS"]
+           "viewed_variables", "marginal_table", "empty_marginals", "MARGINAL_BINS", "MARGINAL_COLUMNS",
+           "moment_tables", "MOMENT_COLUMNS", "CORRELATION_COLUMNS"]
 
 #: columns that identify a portfolio in frontier, stress and greeks tables
 IDENTITY = ["portfolio", "view_set", "risk_measure", "constraint_set", "kind", "point"]
@@ -20,6 +22,12 @@ IDENTITY = ["portfolio", "view_set", "risk_measure", "constraint_set", "kind", "
 MARGINAL_BINS = 400
 #: columns of ``marginals.parquet``
 MARGINAL_COLUMNS = ["view_set", "variable", "bin", "lower", "upper", "probability", "mean", "std"]
+#: the four moments of ``moments.parquet``, each beside its prior value (``prior_<moment>``)
+MOMENTS = ("mean", "vol", "skew", "kurt")
+#: columns of ``moments.parquet``
+MOMENT_COLUMNS = ["view_set", "status", "variable", "kind", *MOMENTS, *(f"prior_{m}" for m in MOMENTS)]
+#: columns of ``correlations.parquet``
+CORRELATION_COLUMNS = ["view_set", "status", "variable", "other", "corr", "prior_corr"]
 
 
 def views_row(o: ViewOutcome) -> dict[str, Any]:
@@ -140,3 +148,85 @@ def marginal_table(scen: ScenarioSet, view: ViewOutcome, variables: list[str],
             "lower": edges[:-1], "upper": edges[1:], "probability": mass, "mean": mean,
             "std": float(np.sqrt(q @ (x - mean) ** 2))}))
     return pd.concat(parts, ignore_index=True) if parts else empty_marginals()
+
+
+def _constant(vol: float, x: np.ndarray) -> bool:
+    """Whether a variable x (S,) with standard deviation ``vol`` is constant up to rounding."""
+    return not vol > 1e-12 * max(1.0, float(np.abs(x).max()))
+
+
+def _moments(x: np.ndarray, q: np.ndarray | None) -> list[float]:
+    """Mean, vol, skew and (non-excess) kurtosis of x (S,) under q (S,), as the view checks
+    compute them (:func:`tasks.views.moment`); all NaN without q, skew and kurt NaN for a
+    constant x (vol within rounding of zero)."""
+    if q is None:
+        return [np.nan] * len(MOMENTS)
+    mean, vol = moment(x, q, "mean"), moment(x, q, "vol")
+    if _constant(vol, x):
+        return [mean, vol, np.nan, np.nan]
+    return [mean, vol, moment(x, q, "skew"), moment(x, q, "kurt")]
+
+
+def _correlations(Z: np.ndarray, q: np.ndarray | None) -> np.ndarray:
+    """Correlation matrix (D, D) of the columns of Z (S, D) under q (S,); NaN without q, and in
+    the rows and columns of a constant column."""
+    D = Z.shape[1]
+    if q is None:
+        return np.full((D, D), np.nan)
+    dev = [Z[:, j] - q @ Z[:, j] for j in range(D)]
+    cov = np.array([[float(q @ (dev[i] * dev[j])) for j in range(D)] for i in range(D)])
+    sd = np.sqrt(np.diag(cov))
+    varies = np.array([not _constant(float(sd[j]), Z[:, j]) for j in range(D)], dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(np.outer(varies, varies), cov / np.outer(sd, sd), np.nan)
+
+
+def _typed(rows: list[dict[str, Any]], columns: list[str], text: int) -> pd.DataFrame:
+    """A frame of ``rows`` with ``columns``, the first ``text`` of them strings, the rest floats
+    (typed even when there are no rows)."""
+    return pd.DataFrame(rows, columns=columns).astype({c: object if k < text else float
+                                                       for k, c in enumerate(columns)})
+
+
+def moment_tables(scen: ScenarioSet, view: ViewOutcome) -> dict[str, pd.DataFrame]:
+    """Rows of ``moments.parquet`` and ``correlations.parquet`` for one probability vector: what
+    moves under a view set, against the prior.
+
+    Runs on a worker next to the scenario matrix (one small task per view set); the client gets
+    one row per variable and one per driver pair.
+
+    Parameters
+    ----------
+    scen : the run's scenarios; ``scen.X`` (S, n_var) holds every view variable: the drivers'
+        simple returns (a rate driver's change), then the P&L per unit exposure of instruments
+        that are not drivers, in ``scen.variables`` order.
+    view : the probability vector ``view.q`` (S,); None for an infeasible view set (NaN moments,
+        the prior ones still given).
+
+    Returns
+    -------
+    ``{"moments": ..., "correlations": ...}``.
+
+    moments : one row per variable, in X's column order: view_set, status (the view set's),
+        variable, kind (``driver``, ``instrument``, or ``other`` for any further view variable), mean, vol, skew, kurt under ``view.q``
+        (probability-weighted; vol the standard deviation, kurt non-excess, the conventions of
+        the view checks; in the variable's units), and prior_mean, prior_vol, prior_skew,
+        prior_kurt under ``scen.p``.
+    correlations : one row per pair of drivers (variable before other in driver order):
+        view_set, status, variable, other, corr (under ``view.q``), prior_corr (under ``scen.p``).
+    """
+    p, q = np.asarray(scen.p, dtype=float), None if view.q is None else np.asarray(view.q, dtype=float)
+    head = {"view_set": view.name, "status": view.status}
+    drivers, instruments = set(scen.drivers), set(scen.instruments)
+    rows = []
+    for j, name in enumerate(scen.variables):
+        x = scen.X[:, j]
+        post, prior = _moments(x, q), _moments(x, p)
+        kind = "driver" if name in drivers else "instrument" if name in instruments else "other"
+        rows.append({**head, "variable": name, "kind": kind,
+                     **dict(zip(MOMENTS, post)), **{f"prior_{m}": v for m, v in zip(MOMENTS, prior)}})
+    D = len(scen.drivers)  # the drivers are X's first D columns
+    post_c, prior_c = _correlations(scen.X[:, :D], q), _correlations(scen.X[:, :D], p)
+    pairs = [{**head, "variable": scen.variables[i], "other": scen.variables[k], "corr": float(post_c[i, k]),
+              "prior_corr": float(prior_c[i, k])} for i in range(D) for k in range(i + 1, D)]
+    return {"moments": _typed(rows, MOMENT_COLUMNS, 4), "correlations": _typed(pairs, CORRELATION_COLUMNS, 4)}

@@ -28,7 +28,8 @@ def two_worker_run(tmp_path_factory, case_dict):
 
 def test_every_table_is_written_and_readable(two_worker_run):
     _, path, run = two_worker_run
-    for table in ("instruments", "views", "view_checks", "probabilities", "frontier", "stress"):
+    for table in ("instruments", "views", "view_checks", "probabilities", "frontier", "stress", "moments",
+                  "correlations"):
         df = pd.read_parquet(path / f"{table}.parquet")
         assert len(df) > 0, table
         meta = parquet_metadata(path / f"{table}.parquet")
@@ -140,7 +141,8 @@ def test_same_numbers_with_one_worker_and_other_chunks(two_worker_run, tmp_path)
     d2["scenarios"]["chunks"] = 5
     path = pipeline.run(d2, out=tmp_path / "one", workers=1, log=lambda m: None)
     other = pipeline.read_run(path)
-    for table in ("instruments", "views", "view_checks", "probabilities", "frontier", "stress"):
+    for table in ("instruments", "views", "view_checks", "probabilities", "frontier", "stress", "moments",
+                  "correlations"):
         a, b = run[table], other[table]
         cols = [c for c in a.columns if c not in TIMING_COLUMNS]
         pd.testing.assert_frame_equal(a[cols], b[cols], check_exact=True, obj=table)
