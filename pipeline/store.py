@@ -40,8 +40,9 @@ import re
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -93,11 +94,20 @@ def _fsync_dir(path: Path) -> None:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temp file in the same folder + fsync + rename)."""
+    with _atomic_file(path) as fh:
+        fh.write(data)
+
+
+@contextmanager
+def _atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A binary file that becomes ``path`` only if the ``with`` block ends without an error: a
+    temporary file in the same folder, fsync'ed and renamed over ``path`` (``os.replace`` is atomic);
+    on an error it is removed and an existing ``path`` is left as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex}"
     try:
         with open(tmp, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -160,28 +170,17 @@ def atomic_write_parquet_batches(path: Path, batches: Iterable[pd.DataFrame], me
         raise ValueError(f"row_group_size must be positive, got {row_group_size}")
     rows = row_group_size or ROW_GROUP_ROWS
     it = iter(batches)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex}"
-    try:
-        first = next(it, None)
-        if first is None:
-            raise ValueError(f"{path.name}: no batches to write (at least one is needed to know the schema)")
-        table = _to_table(first, metadata)
-        schema = table.schema
-        with open(tmp, "wb") as fh:
-            with pq.ParquetWriter(fh, schema, compression="zstd") as writer:
-                while table is not None:
-                    if table.num_rows:
-                        writer.write_table(table, row_group_size=rows)
-                    df = next(it, None)
-                    table = None if df is None else _conform(_to_table(df, None), schema)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(path.parent)
+    first = next(it, None)
+    if first is None:
+        raise ValueError(f"{path.name}: no batches to write (at least one is needed to know the schema)")
+    table = _to_table(first, metadata)
+    schema = table.schema
+    with _atomic_file(path) as fh, pq.ParquetWriter(fh, schema, compression="zstd") as writer:
+        while table is not None:
+            if table.num_rows:
+                writer.write_table(table, row_group_size=rows)
+            df = next(it, None)
+            table = None if df is None else _conform(_to_table(df, None), schema)
 
 
 def _table_rows(table: pa.Table) -> list[dict[str, Any]]:
