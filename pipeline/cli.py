@@ -1,4 +1,7 @@
-"""Command line: ``stressfrontier run|validate|show|report`` (also ``python -m pipeline``).
+"""Command line: ``stressfrontier run|book|validate|show|report`` (also ``python -m pipeline``).
+
+``book`` runs only the work on the user's own book (its stress under every view set and shock, the
+reverse stress tests, its limits and the rebalancing trade; no frontiers), into ``runs/<name>-book``.
 
 Exit codes: 0 success, 1 the run failed, 2 bad input (config, data, arguments or an output folder
 that is not empty) — nothing was started, and no output folder was created or changed; 130
@@ -28,9 +31,24 @@ def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="stressfrontier",
                                  description="Stress tests and efficient frontiers for portfolios with derivatives.")
     sub = ap.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="run a config end to end and write Parquet")
+    _run_arguments(sub.add_parser("run", help="run a config end to end and write Parquet"), "runs/<name>")
+    _run_arguments(sub.add_parser("book", help="only your book: its stress under view sets and shocks, reverse "
+                                               "stress tests, limits and the rebalancing trade (no frontiers)"),
+                   "runs/<name>-book")
+    v = sub.add_parser("validate", help="check a config without running it")
+    v.add_argument("config", help="YAML config file")
+    s = sub.add_parser("show", help="print a finished run's headline tables")
+    s.add_argument("run_dir", help="a finished run folder")
+    s.add_argument("--width", type=int, help="terminal width (default: detected)")
+    rep = sub.add_parser("report", help="write report.html and PNGs for a finished run")
+    rep.add_argument("run_dir", help="a finished run folder")
+    return ap
+
+
+def _run_arguments(r: argparse.ArgumentParser, default_out: str) -> None:
+    """The options of ``run`` and ``book``."""
     r.add_argument("config", help="YAML config file")
-    r.add_argument("--out", help="output folder (default: output.dir of the config, else runs/<name>)")
+    r.add_argument("--out", help=f"output folder (default: output.dir of the config, else {default_out})")
     r.add_argument("--scheduler", help="address of an existing Dask scheduler (default: $DASK_SCHEDULER_ADDRESS, "
                                        "else an embedded LocalCluster on 127.0.0.1)")
     r.add_argument("--workers", type=int, help="worker processes of the embedded cluster")
@@ -52,14 +70,6 @@ def _parser() -> argparse.ArgumentParser:
     noise.add_argument("--quiet", action="store_true", help="print only errors and the output folder")
     noise.add_argument("--verbose", action="store_true",
                        help="also print a line for every view set or portfolio that fails, as it fails (log output)")
-    v = sub.add_parser("validate", help="check a config without running it")
-    v.add_argument("config", help="YAML config file")
-    s = sub.add_parser("show", help="print a finished run's headline tables")
-    s.add_argument("run_dir", help="a finished run folder")
-    s.add_argument("--width", type=int, help="terminal width (default: detected)")
-    rep = sub.add_parser("report", help="write report.html and PNGs for a finished run")
-    rep.add_argument("run_dir", help="a finished run folder")
-    return ap
 
 
 def _run_dir(arg: str) -> Path | None:
@@ -170,8 +180,12 @@ def _run_or_validate(args: argparse.Namespace, argv: list[str]) -> int:
     if getattr(args, "workers", None) is not None and args.workers < 1:
         print("error: --workers must be >= 1", file=sys.stderr)
         return 2
+    book_only = args.command == "book"
     try:
         cfg = resolve_config(args.config, overrides)
+        if book_only and cfg.book is None:
+            raise ConfigError("book", "`stressfrontier book` works on your own book: add a book: section "
+                                      "(holdings, or a positions file)")
         if args.command == "validate":
             plan = build_plan(cfg)  # the checks that need the built objects (budget, Greeks, views, file values)
             if getattr(plan.scenarios, "summary", ""):
@@ -196,10 +210,11 @@ def _run_or_validate(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         out = run(cfg, scheduler=args.scheduler, out=args.out, workers=args.workers,
                   log=progress.message, progress=progress, resume=args.resume, security=security,
-                  force=args.force, overwrite=args.overwrite, resume_command=_resume_command(argv))
+                  force=args.force, overwrite=args.overwrite, resume_command=_resume_command(argv),
+                  book_only=book_only)
     except KeyboardInterrupt:
         progress.close(interrupted=True)
-        print(_interrupted(output_dir(cfg, args.out), argv), file=sys.stderr)
+        print(_interrupted(output_dir(cfg, args.out, book_only=book_only), argv), file=sys.stderr)
         return EXIT_INTERRUPTED
     except ConfigError as exc:
         progress.close()

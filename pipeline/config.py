@@ -148,7 +148,7 @@ def _known_keys(loc: tuple[Any, ...]) -> list[str]:
         model, i = _unwrap(field.annotation, loc, i + 1)
     if not _is_model(model):
         return []
-    return [n for n, f in model.model_fields.items() if not f.exclude]
+    return [f.alias or n for n, f in model.model_fields.items() if not f.exclude]
 
 
 def _is_model(t: Any) -> bool:

@@ -12,6 +12,11 @@ Graph (keys are ``sf-<stage>-<ids>-<config hash>``, so identical configs give id
                                                        └─► stress[v,rm,s,j] (a finished problem's
                                                            portfolios under view set j)
 
+With a book (``book:``), shocks or limits, the book's tasks join (:mod:`pipeline.graph_book`): the
+shock repricing, the limits and rebalance, and per view set the book's contributions and stress
+rows (listed first in ``stress.parquet`` and ``greeks.parquet``). ``plan.book_only``
+(``stressfrontier book``) submits no portfolio at all: ``frontier.parquet`` has no rows.
+
 The scenario matrix is the result of the ``scenarios`` task and stays on the workers; the client
 only receives small results (posteriors, frontier rows, stress tables) and writes each one to the
 store as soon as its future completes. Stages receive plan pieces (:mod:`pipeline.plan`).
@@ -30,6 +35,7 @@ import pandas as pd
 from distributed import Client, Future, as_completed
 
 from pipeline import stages
+from pipeline.graph_book import BookFutures, BookResult, collect_book, submit_book
 from pipeline.plan import ConstraintSetPlan, HistoryPlan, RunPlan
 from pipeline.progress import LogProgress
 from pipeline.store import CHECK_COLUMNS, ROW_GROUP_ROWS, RunStore, batch_name, portfolio_part
@@ -85,6 +91,8 @@ class _Run:
     marginal_futures: list[Future] = field(default_factory=list)
     moment_futures: list[Future] = field(default_factory=list)
     pending_rows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    book: BookFutures = field(default_factory=BookFutures)
+    book_pending: set[Future] = field(default_factory=set)
     next_batch: int = 0
     last_flush: float = 0.0
 
@@ -114,21 +122,25 @@ def execute(plan: RunPlan, client: Client, store: RunStore, *, log: Log = print,
     new_views = _submit_views(run)
     _submit_marginals(run)
     _submit_moments(run)
-    _submit_portfolios(run)
+    run.book = submit_book(run)
+    if not plan.book_only:
+        _submit_portfolios(run)
     _announce(run)
     _collect(run, new_views)
     timings = {"views_and_optimisation": time.perf_counter() - t_start}
     t0 = time.perf_counter()
     frontier = frontier_table(run.rows, plan)
-    stress = _stress(run, frontier)
+    book = collect_book(run, run.book, frontier)
+    stress = _stress(run, frontier, book)
     timings["stress"] = time.perf_counter() - t0
-    tables = _tables(run, frontier, stress, side)
+    tables = _tables(run, frontier, stress, side, book)
     timings["total_graph"] = time.perf_counter() - t_start
     counts = {
         "views": tables["views"]["status"].value_counts().to_dict(),
         "portfolios": frontier["status"].value_counts().to_dict(),
         "reused_from_parts": run.reused,
         "computed": {"views": len(new_views), "portfolios": len(run.portfolio_futures)},
+        **book.counts,
     }
     streams = {"probabilities": _probabilities(run)}
     if plan.write_scenarios:
@@ -264,7 +276,10 @@ def _announce(run: _Run) -> None:
     progress, reused = run.progress, run.reused
     progress.stage("scenario chunks", len(run.chunks))
     progress.stage("view sets", len(run.plan.view_names))
-    progress.stage("portfolios", len(run.portfolio_futures) + reused["portfolios"])
+    if not run.plan.book_only:
+        progress.stage("portfolios", len(run.portfolio_futures) + reused["portfolios"])
+    if run.book.all():
+        progress.stage("book", len(run.book.all()))
     if reused["views"]:
         progress.advance("view sets", reused["views"])
     if reused["portfolios"]:
@@ -280,7 +295,9 @@ def _collect(run: _Run, new_views: dict[str, Future]) -> None:
     """Write every view outcome and portfolio row as its future completes."""
     name_of = {f: n for n, f in new_views.items()}
     chunk_set = set(run.chunks)
-    pending = as_completed(list(run.chunks) + list(new_views.values()) + list(run.portfolio_futures))
+    book = run.book.all()
+    pending = as_completed(list(run.chunks) + list(new_views.values()) + list(run.portfolio_futures) + book)
+    run.book_pending = set(book)
     run.chunks = []  # the client lets go of the chunks: the workers free them once they are assembled
     try:
         _drain(run, pending, chunk_set, name_of)
@@ -295,6 +312,8 @@ def _drain(run: _Run, pending: Any, chunk_set: set[Future], name_of: dict[Future
             if fut.status == "error":
                 fut.result()  # no scenarios, no run: surface the error
             chunk_set.discard(fut)
+        elif fut in run.book_pending:  # the book's results are read once everything is done
+            run.progress.advance("book", failed=fut.status == "error")
         elif fut in name_of:
             _collect_view(run, name_of[fut], fut.result())  # a failing view task is a bug: let it surface
         else:
@@ -360,30 +379,34 @@ def _submit_stress(run: _Run, pk: tuple[int, str, int]) -> None:
                                              run.view_future(n), ok, key=run.key("stress", *pk, j)))
 
 
-def _stress(run: _Run, frontier: pd.DataFrame) -> pd.DataFrame:
-    """Every optimal portfolio under every probability vector: the problems' stress tables, ordered
-    by evaluating view set, then as the frontier table."""
-    if not run.stress_futures:
+def _stress(run: _Run, frontier: pd.DataFrame, book: BookResult) -> pd.DataFrame:
+    """Every optimal portfolio under every probability vector: the book's stress rows and the
+    problems' stress tables, ordered by evaluating view set, then the book's portfolios (book,
+    rebalanced), then as the frontier table."""
+    if not run.stress_futures and not book.stress:
         return pd.DataFrame()
-    parts = pd.concat([f.result() for f in run.stress_futures], ignore_index=True)
+    parts = pd.concat(book.stress + [f.result() for f in run.stress_futures], ignore_index=True)
     views = {n: i for i, n in enumerate(run.plan.view_names)}
-    position = {p: i for i, p in enumerate(frontier["portfolio"])}
+    position = {p: i for i, p in enumerate(list(book.frame["portfolio"]) + list(frontier["portfolio"]))}
     order = pd.DataFrame({"v": parts["eval_view_set"].map(views), "p": parts["portfolio"].map(position)})
     return parts.loc[order.sort_values(["v", "p"]).index].reset_index(drop=True)
 
 
 def _tables(run: _Run, frontier: pd.DataFrame, stress: pd.DataFrame,
-            side: dict[str, Future]) -> dict[str, pd.DataFrame]:
+            side: dict[str, Future], book: BookResult) -> dict[str, pd.DataFrame]:
     ordered = [run.outcomes[n] for n in run.plan.view_names]
+    held = frontier if not len(book.frame) else (
+        pd.concat([book.frame, frontier], ignore_index=True) if len(frontier) else book.frame)
     return {
         "instruments": side["instruments"].result(),
         "views": pd.DataFrame([views_row(o) for o in ordered]),
         "view_checks": pd.DataFrame([c for o in ordered for c in o.checks], columns=CHECK_COLUMNS),
         "frontier": frontier,
         "stress": stress,
-        "greeks": greeks_table(run.plan.book, frontier),
+        "greeks": greeks_table(run.plan.book, held),
         "marginals": _marginals(run),
         **_moments(run),
+        **book.tables,
     }
 
 

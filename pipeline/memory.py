@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 from pipeline.plan import HistoryPlan, RunPlan
 from tasks.optimization import AUTO_CUTS_MIN_SCENARIOS
-from tasks.vocabulary import DRAWDOWN_MEASURES, RiskMeasure
+from tasks.vocabulary import CAP_FIELDS, DRAWDOWN_MEASURES, RiskMeasure
 
 __all__ = ["MemoryEstimate", "estimate_memory", "check", "format_bytes", "PROCESS_BYTES", "STRESS_BLOCK_BYTES"]
 
@@ -79,7 +79,7 @@ def _shape(plan: RunPlan) -> tuple[int, int, int, int, int]:
     S = int(sc.p.size) if isinstance(sc, HistoryPlan) else int(sc.count)
     steps = 0 if isinstance(sc, HistoryPlan) else int(sc.steps or 0)
     N, D = len(book.names), len(book.drivers)
-    n_var = D + sum(1 for n in book.names if n not in book.drivers)
+    n_var = D + sum(1 for n in book.names if n not in book.drivers) + (book.holdings is not None)
     return S, N, D, n_var, steps
 
 
@@ -96,7 +96,11 @@ def _formulation(rm: RiskMeasure, plan: RunPlan, S: int) -> str:
 
 
 def _problems_bytes(plan: RunPlan, S: int, N: int, steps: int) -> int:
-    """The worker's cache of compiled problems at its fullest."""
+    """The worker's cache of compiled problems at its fullest (none for a book-only run), or the
+    book's limits and rebalance (an LP or SOCP over the scenarios) when that is larger."""
+    limits = _limits_bytes(plan, S, N, steps)
+    if plan.book_only:
+        return limits
     sizes = []
     for cset in plan.constraint_sets:
         for rm in cset.measures:
@@ -110,6 +114,21 @@ def _problems_bytes(plan: RunPlan, S: int, N: int, steps: int) -> int:
         if kept and total + b > PROBLEM_CACHE_BYTES:
             break
         kept, total = kept + 1, total + b
+    return max(total, limits)
+
+
+def _limits_bytes(plan: RunPlan, S: int, N: int, steps: int) -> int:
+    """The book's limits and rebalance: one formulation copy per risk cap (view caps included)."""
+    lim = plan.limits
+    if lim is None:
+        return 0
+    caps = [rm for rm, f in CAP_FIELDS.items() if getattr(lim.constraints, f, None) is not None]
+    caps += [RiskMeasure(rm) for _, rm, _ in lim.view_caps]
+    total = 0
+    for rm in caps:
+        form = _formulation(rm, plan, S)
+        rows = S * max(steps, 1) if form == "paths" else S
+        total += int((1.0 + FORMULATION_COPIES["lp" if form == "cuts" else form]) * rows * N * _F)
     return total
 
 

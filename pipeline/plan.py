@@ -16,7 +16,7 @@ import numpy as np
 from tasks._arrays import aligned
 from tasks.instruments import Instrument
 from tasks.optimization import Constraints, CvarMethod
-from tasks.scenarios import DriverModel, DriverScenarios
+from tasks.scenarios import DriverModel, DriverScenarios, DriverShock, ShockSpace
 from tasks.views import View
 from tasks.vocabulary import Objective, RiskMeasure, SEPMethod
 
@@ -25,6 +25,9 @@ __all__ = [
     "SimulationPlan",
     "HistoryPlan",
     "BookPlan",
+    "ShockEntry",
+    "ShockPlan",
+    "LimitsPlan",
     "ViewSetPlan",
     "OptimizationSettings",
     "ConstraintSetPlan",
@@ -81,6 +84,10 @@ class BookPlan(Realigned):
     greeks : (N, K) Greeks per unit exposure; ``greek_keys`` (K,) their (greek, underlying).
     drivers : (D,) driver names; ``driver_kinds`` (D,) spot/fx/vol/rate.
     info : (N,) static columns of ``instruments.parquet`` (kind, driver, strike, ...).
+    holdings : (N,) the user's book (``book:``): current exposures per unit of portfolio value
+        (``v @ holdings == 1``), or None without a book. With a book, the scenario set gains the
+        view variable ``book`` (its P&L, ``R @ holdings``).
+    value : the book's market value in currency (``book.value``), or None: money columns.
     """
 
     instruments: tuple[Instrument, ...]
@@ -91,6 +98,61 @@ class BookPlan(Realigned):
     drivers: tuple[str, ...]
     driver_kinds: tuple[str, ...]
     info: tuple[dict[str, Any], ...]
+    holdings: np.ndarray | None = None
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class ShockEntry:
+    """One entry of ``shocks:``: its deterministic shocks and how they are revalued.
+
+    Attributes
+    ----------
+    name : the entry's name (a named shock's own name; the prefix of a replay's shocks).
+    shocks : the shocks, moves in the drivers' own units: one for a named shock, one per selected
+        row of a historical replay (named ``<entry>:<row label>``), every row for ``worst``.
+    propagate : ``none`` or ``conditional`` (unshocked drivers move by their conditional mean).
+    source : ``config`` (named drivers), ``history`` (replayed rows) or ``history worst``.
+    worst : keep only the ``worst`` shocks in which the book loses most (worst first), or None.
+    """
+
+    name: str
+    shocks: tuple[DriverShock, ...]
+    propagate: str
+    source: str
+    worst: int | None = None
+
+
+@dataclass(frozen=True)
+class ShockPlan:
+    """The deterministic stress scenarios of a run: entries in config order and the drivers they
+    move (their kinds, the horizon, and for ``conditional`` the drivers' mean and covariance)."""
+
+    entries: tuple[ShockEntry, ...]
+    space: ShockSpace
+
+
+@dataclass(frozen=True)
+class LimitsPlan(Realigned):
+    """The limits on the user's book (``limits:``) and the rebalancing settings (``rebalance:``).
+
+    Attributes
+    ----------
+    constraints : the limits in the optimisation-constraint grammar (bounds, groups, linear,
+        Greek bands, leverage, margin, short/long caps, tracking error, risk caps under the prior).
+    view_caps : (view set name, risk measure, cap) caps under a view set's posterior.
+    alpha, rf, demean : of the risk caps (``optimization.alpha``, ``rf``, ``demean``).
+    costs : (N,) transaction-cost rates per unit of exposure traded, or None: no rebalance.
+    solver : cvxpy solver of the rebalance (None: HiGHS for linear limits, else Clarabel).
+    """
+
+    constraints: Constraints
+    view_caps: tuple[tuple[str, RiskMeasure, float], ...]
+    alpha: float
+    rf: float
+    demean: bool
+    costs: np.ndarray | None = None
+    solver: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +206,10 @@ class RunPlan:
     view_sets: tuple[ViewSetPlan, ...]
     settings: OptimizationSettings
     constraint_sets: tuple[ConstraintSetPlan, ...]
+    shocks: ShockPlan | None = None
+    limits: LimitsPlan | None = None
+    #: ``stressfrontier book``: only the book's work (no frontiers or single portfolios)
+    book_only: bool = False
 
     @property
     def view_names(self) -> list[str]:

@@ -438,11 +438,25 @@ def _status_counts(run: Mapping[str, Any]) -> dict[str, dict[str, int]]:
             out["portfolios"] = {str(k): int(v) for k, v in fr["status"].value_counts().items()}
         return out
     if "status_counts" in run:
-        return {k: dict(v) for k, v in run["status_counts"].items()}
+        return {k: dict(v) for k, v in run["status_counts"].items() if isinstance(v, Mapping)}
     man = run.get("manifest")
     if isinstance(man, Mapping) and "status_counts" in man:
-        return {k: dict(v) for k, v in man["status_counts"].items()}
+        return {k: dict(v) for k, v in man["status_counts"].items() if isinstance(v, Mapping)}
     return {k: dict(v) for k, v in run.items() if isinstance(v, Mapping)}
+
+
+def _book_line(run: Mapping[str, Any]) -> str | None:
+    """``book: 2 limits breached; rebalance optimal`` from the counts (``limits_breached``,
+    ``rebalance``) of a run dict, a manifest or status counts; None without limits."""
+    for src in (run.get("status_counts"), (run.get("manifest") or {}).get("status_counts")
+                if isinstance(run.get("manifest"), Mapping) else None, run):
+        if isinstance(src, Mapping) and "limits_breached" in src:
+            text = f"book: {int(src['limits_breached'])} limit(s) breached"
+            rb = src.get("rebalance")
+            if isinstance(rb, Mapping) and rb:
+                text += f"; rebalance {', '.join(str(k) for k in rb)}"
+            return text
+    return None
 
 
 def final_summary(run: Mapping[str, Any] | str | Path, *, out_dir: str | Path | None = None,
@@ -491,6 +505,9 @@ def final_summary(run: Mapping[str, Any] | str | Path, *, out_dir: str | Path | 
         other = {k: n for k, n in pf.items() if k not in (*_OK_PORTFOLIO, "infeasible") and n}
         text += "".join(f", {n} {k}" for k, n in sorted(other.items()))
         lines.append(text)
+    book = _book_line(run)
+    if book:
+        lines.append(book)
     if wall_seconds is not None:
         lines.append(f"wall time: {_fmt_seconds(float(wall_seconds))}")
     if out_dir is not None:

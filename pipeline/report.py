@@ -19,7 +19,15 @@ pyplot state are not touched):
     ``marginals.parquet``, over every scenario) and the posterior/prior probability ratios sorted,
     with the relative entropy and effective number of scenarios in the title;
 ``greeks_<rm>.png`` (``greeks_<rm>_<set>.png``)
-    portfolio Greeks per underlying along each frontier (needs ``greeks.parquet``).
+    portfolio Greeks per underlying along each frontier (needs ``greeks.parquet``);
+``book_contributions.png``, ``shocks.png``, ``moves.png`` (runs with ``book:``)
+    the user's book: contributions per instrument under every view set, P&L of every shock, and
+    what moves (drivers' mean and vol) under every view set.
+
+With a book, its sections (:mod:`pipeline.report_book`: P&L, Greeks, contributions, shocks,
+limits and the rebalancing trade) come right after the view sets; "What moves under each view
+set" follows the view-set figures in every run. A ``stressfrontier book`` run (no frontiers)
+leaves out the headline portfolios and the frontier, exposure, stress-matrix and Greeks sections.
 
 Figures whose inputs are missing are skipped and the HTML says why. ``report.html`` embeds every
 PNG as base64, so it can be mailed or archived on its own.
@@ -36,11 +44,13 @@ import datetime as dt
 import html
 from pathlib import Path
 
+from pipeline.report_book import book_sections, section_moves
 from pipeline.report_context import Context, Section, view_set_colors
 from pipeline.report_figures import section_exposures, section_frontiers, section_stress
 from pipeline.report_greeks import section_greeks
 from pipeline.report_tables import headline_html, views_html
 from pipeline.report_views import section_views
+from pipeline.show_book import is_book_mode
 
 __all__ = ["write_report", "view_set_colors"]
 
@@ -67,17 +77,16 @@ def write_report(run_dir: Path | str, *, dpi: int = 110) -> Path:
     root = Path(run_dir)
     run = read_run(root)
     ctx = Context(root, run, dpi)
-    sections = [
-        section_frontiers(ctx),
-        section_exposures(ctx),
-        section_stress(ctx),
-        section_views(ctx),
-        section_greeks(ctx),
-    ]
+    book = book_sections(ctx)
+    if is_book_mode(run):  # `stressfrontier book`: no frontiers, so no frontier sections
+        sections = [section_views(ctx), section_moves(ctx)]
+    else:
+        sections = [section_frontiers(ctx), section_exposures(ctx), section_stress(ctx),
+                    section_views(ctx), section_moves(ctx), section_greeks(ctx)]
     path = root / "report.html"
     from pipeline.store import atomic_write_bytes
 
-    atomic_write_bytes(path, _html(ctx, sections).encode("utf-8"))
+    atomic_write_bytes(path, _html(ctx, sections, book, book_mode=is_book_mode(run)).encode("utf-8"))
     return path
 
 
@@ -98,10 +107,13 @@ figcaption{font-size:.85em;color:#555}.note{color:#8a5a00;background:#fff6e0;pad
 border-left:3px solid #e0a800;margin:.5em 0;font-size:.9em}
 pre{background:#f7f7f7;padding:.6em;font-size:.85em;white-space:pre-wrap}
 .meta{color:#555;font-size:.9em}
+td.breach{background:#fde0dc;color:#a40000;font-weight:600}
 """
 
 
-def _html(ctx: Context, sections: list[Section]) -> str:
+def _html(ctx: Context, sections: list[Section], book: list[Section] | None = None, book_mode: bool = False) -> str:
+    """The page: header, view sets, the book's sections, the headline portfolios (not in a
+    ``book`` run), then ``sections``."""
     from pipeline.progress import final_summary
 
     man = ctx.manifest
@@ -110,6 +122,8 @@ def _html(ctx: Context, sections: list[Section]) -> str:
             f"{len(ctx.kinds)} instruments", f"view sets: {', '.join(ctx.view_sets)}",
             f"risk measures: {', '.join(ctx.risk_measures)}",
             f"constraint sets: {', '.join(ctx.constraint_sets)}"]
+    if book_mode:
+        meta[-2:] = ["book run (no frontiers)"]
     if man.get("finished_utc"):
         meta.append(f"finished {man['finished_utc']}")
     parts = [
@@ -119,17 +133,27 @@ def _html(ctx: Context, sections: list[Section]) -> str:
         f"<p class='meta'>{html.escape(' · '.join(meta))}<br>run folder: "
         f"<code>{html.escape(str(ctx.root.resolve()))}</code></p>",
         f"<pre>{html.escape(final_summary(ctx.run, out_dir=ctx.root.resolve()))}</pre>",
-        "<h2>View sets</h2>", views_html(ctx), "<h2>Headline portfolios</h2>", headline_html(ctx),
+        "<h2>View sets</h2>", views_html(ctx),
     ]
+    for sec in book or []:
+        parts.extend(_section_html(ctx, sec))
+    if not book_mode:
+        parts += ["<h2>Headline portfolios</h2>", headline_html(ctx)]
     for sec in sections:
-        parts.append(f"<h2>{html.escape(sec.title)}</h2>")
-        for note in sec.notes:
-            parts.append(f"<p class='note'>{html.escape(note)}</p>")
-        for fname, caption in sec.figures:
-            data = base64.b64encode((ctx.root / fname).read_bytes()).decode("ascii")
-            parts.append(f"<figure><img alt='{html.escape(fname)}' src='data:image/png;base64,{data}'>"
-                         f"<figcaption>{html.escape(fname)}: {html.escape(caption)}</figcaption></figure>")
-        parts.extend(sec.html_blocks)
+        parts.extend(_section_html(ctx, sec))
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts.append(f"<p class='meta'>Report generated {stamp}.</p></body></html>")
     return "\n".join(parts)
+
+
+def _section_html(ctx: Context, sec: Section) -> list[str]:
+    """One section: its heading, notes, embedded figures (base64 PNG) and HTML blocks."""
+    parts = [f"<h2>{html.escape(sec.title)}</h2>"]
+    for note in sec.notes:
+        parts.append(f"<p class='note'>{html.escape(note)}</p>")
+    for fname, caption in sec.figures:
+        data = base64.b64encode((ctx.root / fname).read_bytes()).decode("ascii")
+        parts.append(f"<figure><img alt='{html.escape(fname)}' src='data:image/png;base64,{data}'>"
+                     f"<figcaption>{html.escape(fname)}: {html.escape(caption)}</figcaption></figure>")
+    parts.extend(sec.html_blocks)
+    return parts

@@ -15,10 +15,10 @@ from pipeline.report_context import Context
 from pipeline.show import MIN_EXPOSURE, headline_label, headline_order, pct
 from tasks.vocabulary import OK_STATUSES
 
-__all__ = ["views_html", "headline_html", "checks_html"]
+__all__ = ["views_html", "headline_html", "checks_html", "html_table"]
 
 
-def _table(df: pd.DataFrame, cls: str = "") -> str:
+def html_table(df: pd.DataFrame, cls: str = "") -> str:
     """``df`` as an HTML table inside a horizontally scrolling box (never wider than the page)."""
     html = df.to_html(index=False, escape=True, border=0, classes=cls or None)
     if cls == "exposures":  # long instrument names break after an underscore, not anywhere
@@ -40,7 +40,7 @@ def views_html(ctx: Context) -> str:
         "max residual": views["max_residual"].map(lambda x: f"{x:.1e}" if pd.notna(x) else "-"),
         "message": views["message"].fillna("").astype(str),
     })
-    return _table(df)
+    return html_table(df)
 
 
 def headline_html(ctx: Context) -> str:
@@ -59,7 +59,7 @@ def headline_html(ctx: Context) -> str:
         "vᵀe": tg["budget"].map(pct).values, "gross Σ|e|": tg["gross_exposure"].map(pct).values,
         "message": tg["message"].fillna("").astype(str).values if "message" in tg else "",
     })
-    out = _table(df, "headline")
+    out = html_table(df, "headline")
     ok = tg["status"].isin(OK_STATUSES).to_numpy()
     ex = tg.loc[ok, ctx.ecols]
     keep = [c for c in ctx.ecols if len(ex) and ex[c].abs().max() >= MIN_EXPOSURE]
@@ -69,7 +69,7 @@ def headline_html(ctx: Context) -> str:
             exp[c[2:]] = ex[c].map(lambda x: pct(x, 1)).values
         out += ("<p class='meta'>Exposures of the solved headline portfolios (% of portfolio value; "
                 "options in underlying notional; instruments with |e| &ge; 0.5 % in one of them):</p>"
-                + _table(exp, "exposures"))
+                + html_table(exp, "exposures"))
     return out
 
 
@@ -78,4 +78,4 @@ def checks_html(checks: pd.DataFrame) -> str:
     for c in ("target", "prior_value", "attained"):
         df[c] = df[c].map(lambda x: f"{x:.4f}")
     df["violation"] = df["violation"].map(lambda x: f"{x:.1e}")
-    return "<h3>View checks</h3>" + _table(df)
+    return "<h3>View checks</h3>" + html_table(df)

@@ -33,6 +33,8 @@ def _variable_label(ctx: Context, name: str) -> str:
     drivers = {str(d.get("name")): str(d.get("kind", "spot"))
                for d in ((ctx.cfg.get("scenarios") or {}).get("drivers") or []) if isinstance(d, dict)}
     kind = drivers.get(name)
+    if kind is None and name == "book":  # the user's book (``book:``), a view variable
+        return "book P&L (% of portfolio value)"
     if kind is None and name in ctx.kinds:
         return f"{name} P&L per unit exposure (%)"
     what = {"rate": "change", "vol": "relative change of ATM vol"}.get(kind or "spot", "simple return")
@@ -185,6 +187,8 @@ def _density(ax: Any, m: Marginal, n_p: float, n_q: float, col: Any, vs: str, ch
     for r in checks.itertuples():
         if r.stat in ("skew", "kurt", "corr"):
             lines.append(f"{r.stat} {r.prior_value:.2f} → {r.attained:.2f}")
+        elif r.stat in ("CVaR", "VaR"):  # a loss, in % like the axis (the reverse stress test's view)
+            lines.append(f"{r.stat} {100 * r.prior_value:.2f} → {100 * r.attained:.2f} %")
     ax.text(0.02, 0.97, "\n".join(lines), transform=ax.transAxes, va="top", fontsize=7.5,
             bbox=dict(boxstyle="round", fc="white", ec="0.8", alpha=0.9))
     ax.set_xlabel(m.label)

@@ -25,7 +25,8 @@ from pipeline.plan import (
     SimulationPlan,
     ViewSetPlan,
 )
-from pipeline.schema import MULTI_KIND, ConstraintSetSpec, ConstraintSpec, RunConfig
+from pipeline.resolve_book import book_holdings, limits_plan, shock_plan
+from pipeline.schema import BOOK_VARIABLE, MULTI_KIND, ConstraintSetSpec, ConstraintSpec, RunConfig
 from pipeline.sources import load_source
 from pipeline.validate import correlation_matrix
 from tasks.expressions import Expression
@@ -55,19 +56,26 @@ _CLASSES = {"cash": Cash, "equity": Cash, "future": Future, "forward": Future, "
 def build_plan(cfg: RunConfig) -> RunPlan:
     """The run plan of a validated config (raises :class:`ConfigError` on problems only the
     built objects reveal)."""
-    book = _book(cfg)
+    book = book_holdings(cfg, _book(cfg))
     settings = _settings(cfg)
     _check_budget(book.v, settings.lower, settings.upper)
+    scenarios = _scenarios(cfg)
+    limits = None
+    if cfg.limits is not None:
+        limits = limits_plan(cfg, _constraints(cfg.limits.model_dump(exclude={"bounds", "view_caps"}), book,
+                                               "limits"))
     return RunPlan(
         name=cfg.name,
         config_sha256=config_hash(cfg),
-        scenarios=_scenarios(cfg),
+        scenarios=scenarios,
         write_scenarios=cfg.scenarios.write,
         book=book,
         view_sets=tuple(_view_set(cfg, i, book) for i in range(len(cfg.views))),
         settings=settings,
         constraint_sets=tuple(constraint_set(cfg, name, si, book, settings)
                               for si, name in enumerate(cfg.constraint_set_names())),
+        shocks=shock_plan(cfg, scenarios, book),
+        limits=limits,
     )
 
 
@@ -143,7 +151,7 @@ def _view_value(value: float | str, key: str) -> float | Expression:
 def _view_set(cfg: RunConfig, i: int, book: BookPlan) -> ViewSetPlan:
     """View set ``views[i]`` with its views built (parsed) once and checked against the variables."""
     vs = cfg.views[i]
-    variables = set(book.drivers) | set(book.names)
+    variables = set(book.drivers) | set(book.names) | ({BOOK_VARIABLE} if book.holdings is not None else set())
     views = []
     for j, v in enumerate(vs.views):
         key = f"views[{i}].views[{j}]"
@@ -154,6 +162,8 @@ def _view_set(cfg: RunConfig, i: int, book: BookPlan) -> ViewSetPlan:
         except ValueError as exc:
             raise ConfigError(key, str(exc)) from None
         for name in view.variables:
+            if name == BOOK_VARIABLE and name not in variables:
+                raise ConfigError(f"{key}.on", "a view on your book's P&L needs a book: section with its holdings")
             if name not in variables:
                 raise ConfigError(f"{key}.on", f"unknown driver or instrument {name!r}")
         views.append(view)

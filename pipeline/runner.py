@@ -10,6 +10,7 @@ holds files no run writes is never emptied.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -89,6 +90,7 @@ def run(
     force: bool = False,
     overwrite: bool = False,
     resume_command: Sequence[str] | None = None,
+    book_only: bool = False,
 ) -> Path:
     """Run a config end to end and return the output folder.
 
@@ -109,6 +111,9 @@ def run(
         when the folder is not empty).
     resume_command : the command that resumes this run if it is interrupted (saved in
         ``RUN/.parts/RESUME.json`` for ``stressfrontier show``).
+    book_only : ``stressfrontier book``: only the book's work (its stress under every view set,
+        shocks, limits, rebalance; no frontier or single portfolio, ``frontier.parquet`` without
+        rows); the default folder is then ``<output.dir or runs/<name>>-book``.
 
     A Ctrl-C (KeyboardInterrupt) stops the run after saving the finished portfolios; the folder
     then holds the parts for ``resume``. Worker processes of the embedded cluster ignore SIGINT,
@@ -117,9 +122,11 @@ def run(
     """
     cfg = resolve_config(config, overrides)  # raises ConfigError before any work
     plan = build_plan(cfg)  # the run's objects, built once; raises ConfigError too
+    if book_only:
+        plan = dataclasses.replace(plan, book_only=True)
     if getattr(plan.scenarios, "summary", ""):
         log(f"scenarios: {plan.scenarios.summary}")  # what was read from the user's file, and how
-    out_dir = output_dir(cfg, out)
+    out_dir = output_dir(cfg, out, book_only=book_only)
     _check_out_dir(out_dir, plan.config_sha256, resume=resume, overwrite=overwrite, explicit=out is not None)
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
@@ -146,6 +153,7 @@ def run(
         memory["peak_rss"] = _peak_rss(client)
     manifest = {
         "name": cfg.name,
+        "mode": "book" if book_only else "run",
         "config": cfg.canonical(),
         "config_sha256": plan.config_sha256,
         "seed": cfg.seed,
@@ -165,9 +173,13 @@ def run(
     return out_dir
 
 
-def output_dir(cfg: RunConfig, out: str | Path | None = None) -> Path:
-    """The run folder: ``out`` (resolved), else the config's ``output.dir``, else ``runs/<name>``."""
-    return Path(out).resolve() if out is not None else cfg.output_dir()
+def output_dir(cfg: RunConfig, out: str | Path | None = None, *, book_only: bool = False) -> Path:
+    """The run folder: ``out`` (resolved), else the config's ``output.dir``, else ``runs/<name>``;
+    for a book-only run (``stressfrontier book``) the default gets the suffix ``-book``."""
+    if out is not None:
+        return Path(out).resolve()
+    path = cfg.output_dir()
+    return path.with_name(path.name + "-book") if book_only else path
 
 
 def saved_parts(out_dir: str | Path) -> dict[str, Any] | None:

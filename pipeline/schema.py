@@ -20,6 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 from tasks.optimization import CvarMethod
 from tasks.scenarios import FREQUENCIES, DriverKind, periods_per_year
 from tasks.vocabulary import (
+    BOOK_VARIABLE,
     OPS,
     SINGLE_PORTFOLIOS,
     STATS,
@@ -41,6 +42,12 @@ __all__ = [
     "ConstraintSpec",
     "ConstraintSetSpec",
     "OptimizationSpec",
+    "BookSpec",
+    "ReplaySpec",
+    "ShockSpec",
+    "LimitsSpec",
+    "RebalanceSpec",
+    "BOOK_VARIABLE",
     "INSTRUMENT_KINDS",
     "MULTI_KIND",
 ]
@@ -365,6 +372,64 @@ class OptimizationSpec(_Model):
         return _no_duplicates(v)
 
 
+# ---- the user's own book ------------------------------------------------------------------------
+
+class BookSpec(_Model):
+    """The portfolio you hold: exposures per unit of portfolio value, inline or from a file."""
+
+    holdings: dict[str, float] | None = Field(
+        default=None, description="instrument -> exposure per unit of portfolio value (v'e = 1)")
+    file: str | None = Field(default=None, description=(
+        "positions file (CSV/Parquet): columns instrument and exposure, or instrument and quantity "
+        "(units; optional multiplier) with value"))
+    value: float | None = Field(default=None, gt=0, description="the book's market value in currency")
+    cash: str | None = Field(default=None, exclude_if=lambda v: v is None,
+                             description="instrument that holds the rest of the value (its exposure: v'e = 1)")
+
+
+class ReplaySpec(_Model):
+    """Rows of a driver-returns file replayed as shocks of every driver column."""
+
+    file: str = Field(min_length=1)
+    rows: list[str | int] | None = Field(default=None, description="dates or labels, or 1-based row numbers")
+    worst: WholeNumber | None = Field(default=None, ge=1, description="the k rows in which the book loses most")
+    returns: Literal["log", "simple", "prices"] = Field(
+        default="log", description="what the spot/fx/vol columns hold (rate columns: changes, or levels with prices)")
+    date_column: str | None = Field(default=None, exclude_if=lambda v: v is None)
+
+
+class ShockSpec(_Model):
+    """A named deterministic stress scenario: driver moves in the drivers' own units, or a replay."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
+
+    name: str = Field(min_length=1)
+    drivers: dict[str, float] = Field(default_factory=dict, description="driver -> move (log-return, "
+                                      "vol log-change, rate change)")
+    as_: Literal["log", "simple"] = Field(default="log", alias="as",
+                                          description="spot/fx moves are log-returns or simple returns")
+    propagate: Literal["none", "conditional"] = "none"
+    from_history: ReplaySpec | None = Field(default=None, exclude_if=lambda v: v is None)
+
+
+class LimitsSpec(ConstraintSpec):
+    """Limits on the book, in the grammar of the optimisation constraints, plus exposure bounds and
+    risk caps under a view set's posterior."""
+
+    bounds: dict[str, tuple[float | None, float | None]] = Field(
+        default_factory=dict, description="instrument | kind | default -> [lo, hi] exposure")
+    view_caps: dict[str, dict[Measure, float]] = Field(
+        default_factory=dict, description="view set -> risk measure -> cap under its posterior")
+
+
+class RebalanceSpec(_Model):
+    """The least-cost trade that restores every limit."""
+
+    costs: dict[str, float] = Field(default_factory=dict, description=(
+        "instrument | kind | default -> cost per unit of exposure traded (portfolio-value units)"))
+    solver: Literal["CLARABEL", "HIGHS"] | None = None
+
+
 class OutputSpec(_Model):
     dir: str | None = None
 
@@ -385,6 +450,10 @@ class RunConfig(_Model):
     instruments: list[InstrumentSpec] = Field(min_length=1)
     views: list[ViewSetSpec] = Field(default_factory=list)
     optimization: OptimizationSpec = Field(default_factory=OptimizationSpec)
+    book: BookSpec | None = Field(default=None, exclude_if=lambda v: v is None)
+    shocks: list[ShockSpec] = Field(default_factory=list, exclude_if=lambda v: not v)
+    limits: LimitsSpec | None = Field(default=None, exclude_if=lambda v: v is None)
+    rebalance: RebalanceSpec | None = Field(default=None, exclude_if=lambda v: v is None)
     output: OutputSpec = Field(default_factory=OutputSpec)
     cluster: ClusterSpec = Field(default_factory=ClusterSpec)
     allow_unusual: list[str] = Field(default_factory=list, exclude_if=lambda v: not v, description=(
@@ -408,9 +477,11 @@ class RunConfig(_Model):
     def source_path(self) -> Path | None:
         """``scenarios.source`` resolved against the config file's folder."""
         src = self.scenarios.source
-        if src is None:
-            return None
-        p = Path(src)
+        return None if src is None else self.path(src)
+
+    def path(self, name: str) -> Path:
+        """A file named in the config, resolved against the config file's folder."""
+        p = Path(name)
         return (p if p.is_absolute() else Path(self.base_dir) / p).resolve()
 
     def constraint_set_names(self) -> list[str]:

@@ -7,6 +7,11 @@ portfolios × evaluating view sets: expected return and CVaR) and the headline p
 every view. Returns, risks and exposures are printed in percent of portfolio value. Only pandas
 ``to_string`` is used (no external dependency).
 
+A run with ``book:`` prints the user's book right after the view sets (its P&L under every view
+set, Greeks, contributions, shocks, limits and the rebalancing trade, what moves under each view
+set; written by :mod:`pipeline.show_book`); a ``stressfrontier book`` run stops there (no
+frontiers). Runs without a book print as before.
+
 Each section is written by one ``_section_*`` function; :func:`format_run` calls them in order.
 The small helpers at the bottom (view-set order, exposure columns, risk-measure labels) are shared
 with :mod:`pipeline.report` and its ``pipeline.report_*`` modules.
@@ -24,6 +29,7 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
+from pipeline.show_book import BOOK_KINDS, is_book_mode, write_book_sections
 from tasks.vocabulary import OK_STATUSES
 
 __all__ = ["show_run", "format_run", "pct", "fit_table", "headline_label", "headline_order", "portfolio_label",
@@ -76,7 +82,10 @@ def format_run(run: Mapping[str, Any], *, width: int = 120, run_dir: Path | str 
     cfg = man.get("config", {}) or {}
     _section_header(out, run, man, cfg, run_dir)
     _section_views(out, run)
+    write_book_sections(out, run)
     fr = run.get("frontier")
+    if (fr is None or fr.empty) and is_book_mode(run):
+        return out.text()  # `stressfrontier book`: no frontiers, targets or stress matrix
     if fr is None or fr.empty:
         out.section("Frontiers")
         out.add("(no frontier table)")
@@ -284,7 +293,7 @@ def _section_stress(out: _Text, run: Mapping[str, Any], fr: pd.DataFrame, cfg: M
             out.add("")
             out.add(f"prior / {rm}{_cset_suffix(cs)} frontier:")
             out.table(stress_matrix(sub, evs, fr))
-    heads = st[st["kind"] != "frontier"]
+    heads = st[~st["kind"].isin(("frontier", *BOOK_KINDS))]
     if not heads.empty:
         targets = target_lookup(fr)
         heads = headline_order(run, heads, "portfolio_view_set")
@@ -353,6 +362,8 @@ def _header(run: Mapping[str, Any], man: Mapping[str, Any], cfg: Mapping[str, An
     name = man.get("name", cfg.get("name", "run"))
     title = f"Run {name}" + (f"\nfolder: {run_dir}" if run_dir is not None else "")
     bits = []
+    if man.get("mode") == "book":
+        bits.append("book run (no frontiers)")
     if "seed" in man:
         bits.append(f"seed {man['seed']}")
     n = scenario_count(run)

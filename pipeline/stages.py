@@ -25,11 +25,12 @@ from tasks.measures import stress_metrics
 from tasks.optimization import OptimizationResult, PortfolioProblem, frontier_targets
 from tasks.scenarios import driver_statistics, driver_transform, drivers_chunk
 from tasks.views import sequential_entropy_pooling
-from tasks.vocabulary import CAP_FIELDS, DRAWDOWN_MEASURES, Objective, PortfolioKind, Status, ViewStatus
+from tasks.vocabulary import BOOK_VARIABLE, CAP_FIELDS, DRAWDOWN_MEASURES, Objective, PortfolioKind, Status, ViewStatus
 
 __all__ = [
     "ScenarioSet",
     "ViewOutcome",
+    "BOOK_VARIABLE",
     "chunk_statistics",
     "moment_transform",
     "chunk_scenarios",
@@ -54,7 +55,7 @@ class ScenarioSet(Realigned):
     ----------
     R : (S, N) P&L per unit exposure of the instruments.
     X : (S, n_var) values of the view variables: drivers' simple returns, then instruments
-        whose name is not a driver name.
+        whose name is not a driver name, then (with a book) ``book``, the book's P&L ``R @ holdings``.
     variables : (n_var,) names of X's columns.
     instruments : (N,) instrument names.
     drivers : (D,) driver names.
@@ -141,10 +142,16 @@ def _driver_returns(kinds: list[str], values: np.ndarray) -> np.ndarray:
 
 def _scenario_set(book: BookPlan, values: np.ndarray, R: np.ndarray, p: np.ndarray,
                   paths: np.ndarray | None = None) -> ScenarioSet:
+    """X = drivers' returns, instruments that are not drivers, and with a book its P&L (last)."""
     names, drivers = list(book.names), list(book.drivers)
     extra = [j for j, n in enumerate(names) if n not in drivers]
-    X = np.concatenate([_driver_returns(list(book.driver_kinds), values), R[:, extra]], axis=1)
-    return ScenarioSet(R, X, drivers + [names[j] for j in extra], names, drivers, p, book.v, paths)
+    cols = [_driver_returns(list(book.driver_kinds), values), R[:, extra]]
+    variables = drivers + [names[j] for j in extra]
+    if book.holdings is not None:
+        cols.append((R @ np.asarray(book.holdings, dtype=float))[:, None])
+        variables.append(BOOK_VARIABLE)
+    X = np.concatenate(cols, axis=1)
+    return ScenarioSet(R, X, variables, names, drivers, p, book.v, paths)
 
 
 def assemble_scenarios(book: BookPlan, *chunks: ScenarioChunk) -> ScenarioSet:

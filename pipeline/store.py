@@ -7,6 +7,8 @@ Layout of a run folder::
       instruments.parquet  views.parquet  view_checks.parquet  probabilities.parquet
       frontier.parquet  stress.parquet  greeks.parquet  marginals.parquet  moments.parquet
       correlations.parquet  [scenarios.parquet]
+      [book.parquet  shocks.parquet  shock_moves.parquet  limits.parquet  trades.parquet]
+                               the user's book, its shocks, limits and rebalancing trade (when given)
       .parts/                  only while a run is unfinished (removed by RunStore.finish)
         CONFIG_SHA256          the config the parts belong to (a resume checks it)
         <table>/b000001.parquet   a batch: many parts, one row each, keyed by a ``_part`` column
@@ -54,7 +56,7 @@ __all__ = ["RunStore", "read_run", "package_versions", "atomic_write_bytes", "at
            "view_part", "portfolio_part", "batch_name"]
 
 TABLES = ("instruments", "views", "view_checks", "probabilities", "marginals", "moments", "correlations", "frontier",
-          "stress", "greeks", "scenarios")
+          "stress", "greeks", "scenarios", "book", "shocks", "shock_moves", "limits", "trades")
 _META_PREFIX = b"stressfrontier."
 #: most rows in one Parquet row group of a final table
 ROW_GROUP_ROWS = 1_048_576

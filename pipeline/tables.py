@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 
 from pipeline.plan import BookPlan, RunPlan, ViewSetPlan
-from pipeline.stages import ScenarioSet, ViewOutcome
+from pipeline.stages import BOOK_VARIABLE, ScenarioSet, ViewOutcome
 from tasks.views import moment
 from tasks.vocabulary import GREEKS, PortfolioKind
 
-__all__ = ["views_row", "frontier_table", "greeks_table", "instrument_table", "scenario_block", "IDENTITY",
+__all__ = ["views_row", "frontier_table", "empty_frontier", "FRONTIER_COLUMNS",
+           "greeks_table", "instrument_table", "scenario_block", "IDENTITY",
            "viewed_variables", "marginal_table", "empty_marginals", "MARGINAL_BINS", "MARGINAL_COLUMNS",
            "moment_tables", "MOMENT_COLUMNS", "CORRELATION_COLUMNS"]
 
@@ -38,8 +39,24 @@ def views_row(o: ViewOutcome) -> dict[str, Any]:
             "seconds": o.seconds}
 
 
+#: columns of ``frontier.parquet`` after IDENTITY and before the exposures ``e_<instrument>``
+FRONTIER_COLUMNS = ["target", "status", "expected_return", "risk", "budget", "gross_exposure", "seconds", "message"]
+
+
+def empty_frontier(book: BookPlan) -> pd.DataFrame:
+    """``frontier.parquet`` without rows (``stressfrontier book``: no portfolio is optimised), with
+    its columns and types: IDENTITY, :data:`FRONTIER_COLUMNS`, ``e_<instrument>`` (N,)."""
+    text = {"portfolio", "view_set", "risk_measure", "constraint_set", "kind", "status", "message"}
+    cols = IDENTITY + FRONTIER_COLUMNS + [f"e_{n}" for n in book.names]
+    return pd.DataFrame({c: pd.Series(dtype=object if c in text else np.int64 if c == "point" else float)
+                         for c in cols})
+
+
 def frontier_table(rows: list[dict[str, Any]], plan: RunPlan) -> pd.DataFrame:
-    """Portfolio rows in a canonical order: view set, constraint set, measure, kind, point."""
+    """Portfolio rows in a canonical order: view set, constraint set, measure, kind, point (no
+    rows: :func:`empty_frontier`)."""
+    if not rows:
+        return empty_frontier(plan.book)
     df = pd.DataFrame(rows)
     order = {"view_set": plan.view_names, "constraint_set": [cs.name for cs in plan.constraint_sets],
              "risk_measure": [str(rm) for rm in plan.measures], "kind": [k.value for k in PortfolioKind]}
@@ -208,7 +225,8 @@ def moment_tables(scen: ScenarioSet, view: ViewOutcome) -> dict[str, pd.DataFram
     ``{"moments": ..., "correlations": ...}``.
 
     moments : one row per variable, in X's column order: view_set, status (the view set's),
-        variable, kind (``driver``, ``instrument``, or ``other`` for any further view variable), mean, vol, skew, kurt under ``view.q``
+        variable, kind (``driver``, ``instrument``, ``book`` for the user's book, or ``other`` for any
+        further view variable), mean, vol, skew, kurt under ``view.q``
         (probability-weighted; vol the standard deviation, kurt non-excess, the conventions of
         the view checks; in the variable's units), and prior_mean, prior_vol, prior_skew,
         prior_kurt under ``scen.p``.
@@ -222,7 +240,8 @@ def moment_tables(scen: ScenarioSet, view: ViewOutcome) -> dict[str, pd.DataFram
     for j, name in enumerate(scen.variables):
         x = scen.X[:, j]
         post, prior = _moments(x, q), _moments(x, p)
-        kind = "driver" if name in drivers else "instrument" if name in instruments else "other"
+        kind = ("driver" if name in drivers else "instrument" if name in instruments
+                else "book" if name == BOOK_VARIABLE else "other")
         rows.append({**head, "variable": name, "kind": kind,
                      **dict(zip(MOMENTS, post)), **{f"prior_{m}": v for m, v in zip(MOMENTS, prior)}})
     D = len(scen.drivers)  # the drivers are X's first D columns

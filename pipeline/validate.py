@@ -24,6 +24,7 @@ import numpy as np
 from pipeline.errors import ConfigError
 from pipeline.schema import INSTRUMENT_KINDS, ConstraintSetSpec, ConstraintSpec, RunConfig
 from pipeline.sources import source_columns
+from pipeline.validate_book import check_book, shock_slip_paths
 from tasks.optimization import parse_constraint, resolve_names
 from tasks.vocabulary import DRAWDOWN_MEASURES
 
@@ -48,6 +49,9 @@ def check_config(cfg: RunConfig) -> None:
     _check_view_sets(cfg)
     _check_bounds(cfg)
     _check_constraints(cfg)
+    check_book(cfg, kinds)
+    if cfg.limits is not None:
+        _check_constraint_set(cfg, "limits", cfg.limits)
     check_units(cfg)
 
 
@@ -314,7 +318,7 @@ def check_units(cfg: RunConfig) -> None:
         else:
             tail = " (allow_unusual cannot accept an impossible value)" if s.path in allowed else ""
         raise ConfigError(s.path, s.reason + tail)
-    questioned = {s.path for s in slips}
+    questioned = {s.path for s in slips} | shock_slip_paths(cfg)
     for k, entry in enumerate(cfg.allow_unusual):
         if entry not in questioned:
             raise ConfigError(f"allow_unusual[{k}]",

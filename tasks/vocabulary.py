@@ -13,6 +13,7 @@ import enum
 from typing import Final, Literal, get_args
 
 __all__ = [
+    "BOOK_VARIABLE",
     "RiskMeasure",
     "DRAWDOWN_MEASURES",
     "CAP_FIELDS",
@@ -86,13 +87,17 @@ SINGLE_PORTFOLIOS: Final[tuple[Objective, ...]] = (Objective.Sharpe, Objective.U
 
 class PortfolioKind(enum.StrEnum):
     """The ``kind`` column of ``frontier.parquet``: a frontier point, a headline target, or a
-    single-objective portfolio."""
+    single-objective portfolio; ``book`` (the user's held book) and ``rebalanced`` (the book after
+    the least-cost trade that restores its limits) in the stress, Greeks and shock tables.
+    Members are in canonical table order (the book's come last so the frontier order stays)."""
 
     frontier = "frontier"
     target = "target"
     Sharpe = "Sharpe"
     Utility = "Utility"
     MaxRet = "MaxRet"
+    book = "book"
+    rebalanced = "rebalanced"
 
 
 class Greek(enum.StrEnum):
@@ -167,3 +172,7 @@ class SEPMethod(enum.StrEnum):
 
 
 METHODS: Final[tuple[str, ...]] = tuple(m.value for m in SEPMethod)
+
+
+#: The view variable of the user's book P&L (``on: book``): a reverse stress test is a view on it.
+BOOK_VARIABLE: Final[str] = "book"

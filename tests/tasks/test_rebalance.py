@@ -244,6 +244,27 @@ def test_cvar_caps_against_the_exact_ru_lp():
     assert _ru_cost([(prior_cap, P)], RATES, (-2.0, 2.0)) < expected - 1e-6
 
 
+@pytest.mark.parametrize("prior_factor", [0.7, 0.45])
+def test_cvar_caps_by_cutting_planes_cost_what_the_ru_lp_costs(prior_factor):
+    cl, caps = _cvar_limits(prior_factor)
+    lp = rebalance(cl, BOOK, V, RATES, cvar_method="lp")
+    cuts = rebalance(cl, BOOK, V, RATES, cvar_method="cuts")
+    assert cuts.status == lp.status == "optimal", cuts.message
+    expected = _ru_cost(caps, RATES, (-2.0, 2.0))
+    assert cuts.total_cost == pytest.approx(expected, rel=1e-7, abs=1e-10)
+    assert lp.total_cost == pytest.approx(expected, rel=1e-7, abs=1e-10)
+    # every cap met exactly by the brute-force CVaR of the target
+    for cap, p in caps:
+        assert cvar_brute(R @ cuts.target, p, ALPHA) <= cap * (1 + 1e-14)  # the evaluator: excess <= 0
+    assert not cuts.after["breached"].any()
+
+
+def test_cvar_method_is_checked():
+    cl, _ = _cvar_limits()
+    with pytest.raises(ValueError, match="cvar_method"):
+        rebalance(cl, BOOK, V, RATES, cvar_method="simplex")
+
+
 def test_mv_cap_against_the_closed_form_on_the_budget_line():
     # two instruments: v^T e = 1 leaves e(s) = e0 + s b (b = (v2, -v1)); cost |s| (c1|b1| + c2|b2|);
     # std(e(s)) <= cap is a quadratic inequality in s
@@ -287,8 +308,8 @@ def test_restoration_rounds_tighten_a_limit_left_over_its_bound(monkeypatch):
 
     real, calls = mod._least_cost, []
 
-    def first_over(limits, e0, v, c, margins, solver):
-        status, e = real(limits, e0, v, c, margins, solver)
+    def first_over(limits, e0, v, c, margins, solver, *cutting_planes):
+        status, e = real(limits, e0, v, c, margins, solver, *cutting_planes)
         calls.append(margins.copy())
         if len(calls) == 1:  # the first answer a hair over its active cap (as a solver may leave it)
             e = e + 1e-7 * (BOOK - e)
