@@ -29,7 +29,7 @@ def test_ctrl_c_prints_one_line_and_the_printed_command_resumes(case_dict, tmp_p
     d = copy.deepcopy(case_dict)
     d["name"] = "interrupt"
     d["scenarios"].update(count=3000, chunks=3, block_size=500)
-    d["optimization"].update(points=12)
+    d["optimization"].update(points=20)  # a run long enough to be interrupted on a loaded machine
     config = tmp_path / "interrupt.yaml"
     config.write_text(yaml.safe_dump(d))
     out = tmp_path / "run"
