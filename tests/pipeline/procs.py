@@ -18,10 +18,20 @@ def dask_cmd() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "distributed.cli.dask_spec"]
 
 
-def start(cmd: list[str], log: Path) -> subprocess.Popen:
-    """Start a process in its own session (so killpg reaches its children) with output to log."""
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start(cmd: list[str], log: Path, default_sigint: bool = False) -> subprocess.Popen:
+    """Start a process in its own session (so killpg reaches its children) with output to log.
+
+    With ``default_sigint`` the process starts with SIGINT at its default, as from a terminal, even
+    when this test process inherited it ignored (a test suite started in the background by a
+    shell without job control: Python then installs no KeyboardInterrupt handler in the child).
+    """
     fh = open(log, "wb")
-    return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=_default_sigint if default_sigint else None)
 
 
 def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:

@@ -29,13 +29,14 @@ def test_ctrl_c_prints_one_line_and_the_printed_command_resumes(case_dict, tmp_p
     d = copy.deepcopy(case_dict)
     d["name"] = "interrupt"
     d["scenarios"].update(count=3000, chunks=3, block_size=500)
-    d["optimization"].update(points=20)  # a run long enough to be interrupted on a loaded machine
+    d["optimization"].update(points=12)
     config = tmp_path / "interrupt.yaml"
     config.write_text(yaml.safe_dump(d))
     out = tmp_path / "run"
     log = tmp_path / "first.log"
     # a terminal's Ctrl-C signals the whole foreground process group: the client and its workers
-    proc = start([sys.executable, "-m", "pipeline", "run", str(config), "--out", str(out), "--workers", "2"], log)
+    proc = start([sys.executable, "-m", "pipeline", "run", str(config), "--out", str(out), "--workers", "2"], log,
+                 default_sigint=True)
     try:
         wait_for(lambda: (saved_parts(out) or {}).get("portfolios", 0) >= 8, 180, "8 saved portfolios")
         os.killpg(proc.pid, signal.SIGINT)
