@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.plan import BookPlan, LimitsPlan, Realigned, ShockPlan
+from pipeline.plan import BookPlan, FactorModelPlan, LimitsPlan, Realigned, ShockPlan
 from pipeline.stages import ScenarioSet, ViewOutcome, stress_table
 from tasks.instruments import scenario_pnl
 from tasks.measures import value_at_risk
@@ -38,6 +38,7 @@ __all__ = [
     "ShockOutcome",
     "LimitsOutcome",
     "reprice_shocks",
+    "factor_shock_assets",
     "book_limits",
     "book_contributions",
     "book_stress",
@@ -75,6 +76,16 @@ class ShockOutcome(Realigned):
     pnl: np.ndarray
 
 
+def factor_shock_assets(x: np.ndarray, fm: FactorModelPlan) -> np.ndarray:
+    """(n, N_assets) asset-driver values at factor-driver shocks ``x`` (n, D): their conditional
+    mean given the factors, ``k alpha + B x_factors`` (horizon log-returns; no residual)."""
+    f = x[:, list(fm.factor_columns)]
+    out = np.broadcast_to(fm.periods * fm.loadings.alpha, (x.shape[0], len(fm.assets))).copy()
+    for j in range(f.shape[1]):
+        out += f[:, j, None] * fm.loadings.B[None, :, j]
+    return out
+
+
 def reprice_shocks(shocks: ShockPlan, book: BookPlan) -> ShockOutcome:
     """Reprice every instrument of ``book`` at every shock of ``shocks`` (needs no scenarios).
 
@@ -89,9 +100,15 @@ def reprice_shocks(shocks: ShockPlan, book: BookPlan) -> ShockOutcome:
     source: list[str] = []
     propagate: list[str] = []
     values, given, pnl = [], [], []
+    driver_names, kinds = list(space.names), list(space.kinds)
+    fm = shocks.factor_model
+    if fm is not None:
+        driver_names, kinds = driver_names + list(fm.assets), kinds + ["spot"] * len(fm.assets)
     for entry in shocks.entries:
         x = shock_values(list(entry.shocks), space, entry.propagate)  # (n_e, D)
-        r = scenario_pnl(insts, DriverScenarios(list(space.names), x, space.horizon))  # (n_e, N)
+        if fm is not None:
+            x = np.concatenate([x, factor_shock_assets(x, fm)], axis=1)
+        r = scenario_pnl(insts, DriverScenarios(driver_names, x, space.horizon))  # (n_e, N)
         g = np.zeros(x.shape, dtype=bool)
         for i, shock in enumerate(entry.shocks):
             for d in shock_moves(shock, space):
@@ -105,8 +122,8 @@ def reprice_shocks(shocks: ShockPlan, book: BookPlan) -> ShockOutcome:
         values.append(x[keep])
         given.append(g[keep])
         pnl.append(r[keep])
-    D, N = len(space.names), len(insts)
-    return ShockOutcome(names, source, propagate, list(space.names), list(space.kinds),
+    D, N = len(driver_names), len(insts)
+    return ShockOutcome(names, source, propagate, driver_names, kinds,
                         np.concatenate(values, axis=0) if values else np.zeros((0, D)),
                         np.concatenate(given, axis=0) if given else np.zeros((0, D), dtype=bool),
                         np.concatenate(pnl, axis=0) if pnl else np.zeros((0, N)))

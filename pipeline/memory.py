@@ -9,7 +9,9 @@ worker
     (a second copy of drivers, P&L and paths), Entropy Pooling (the view-function matrix and a few
     (S,) work vectors per view), the compiled problems kept by the worker's cache (per measure: a
     centred copy of ``R``, plus the column-major copy of the CVaR cuts or the canonicalised LP of a
-    scenario-based measure, :data:`FORMULATION_COPIES`) and the stress blocks.
+    scenario-based measure, :data:`FORMULATION_COPIES`), the stress blocks, and with
+    ``scenarios.factor_model`` a chunk's residual draws (one block of k rows per scenario, per
+    asset with ``residuals: assets``); the asset drivers count as drivers everywhere.
 client
     the process, every posterior (S,) and one view set's ``probabilities`` frame at a time (the
     tables are streamed to Parquet), one scenario chunk when ``scenarios.parquet`` is written.
@@ -23,8 +25,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from pipeline.plan import HistoryPlan, RunPlan
+from pipeline.plan import FactorModelPlan, HistoryPlan, RunPlan, ViewSetPlan
 from tasks.optimization import AUTO_CUTS_MIN_SCENARIOS
+from tasks.scenarios import RESIDUAL_BLOCK
 from tasks.vocabulary import CAP_FIELDS, DRAWDOWN_MEASURES, RiskMeasure
 
 __all__ = ["MemoryEstimate", "estimate_memory", "check", "format_bytes", "PROCESS_BYTES", "STRESS_BLOCK_BYTES"]
@@ -137,8 +140,27 @@ def _views_bytes(plan: RunPlan, S: int) -> int:
     a correlation or a tail uses a few columns) and about a dozen (S,) work vectors."""
     if not plan.view_sets:
         return 0
-    m = max(len(vs.views) for vs in plan.view_sets)
+    m = max(_view_rows(vs) for vs in plan.view_sets)
     return int((3 * m + 12) * S * _F)
+
+
+def _view_rows(vs: ViewSetPlan) -> int:
+    """Entropy Pooling rows of a view set: one per view, or for a Black-Litterman set one per
+    universe variable (its posterior means), plus ``N(N+1)/2`` with ``match_cov`` (the posterior
+    covariance), see :mod:`pipeline.black_litterman_views`."""
+    bl = vs.black_litterman
+    if bl is None:
+        return len(vs.views)
+    n = len(bl.universe)
+    return n + (n * (n + 1) // 2 if bl.match_cov else 0)
+
+
+def _factor_bytes(fm: FactorModelPlan, S: int, chunks: int) -> int:
+    """A chunk's factor-model assets: one block of residual-row draws (``RESIDUAL_BLOCK`` x k, x N
+    for per-asset draws, int64) and the chunk's asset values, residual sums and gathered rows."""
+    n = len(fm.assets)
+    draws = RESIDUAL_BLOCK * fm.periods * (n if fm.residuals == "assets" else 1) * 8
+    return int(draws + 3 * RESIDUAL_BLOCK * n * _F + 2 * (S // max(1, chunks)) * n * _F)
 
 
 # ---- estimate and check -------------------------------------------------------------------------
@@ -154,6 +176,8 @@ def estimate_memory(plan: RunPlan) -> MemoryEstimate:
         "compiled problems": _problems_bytes(plan, S, N, steps),
         "stress": 3 * STRESS_BLOCK_BYTES if S * _F <= STRESS_BLOCK_BYTES else 3 * S * _F,
     }
+    if (fm := getattr(plan.scenarios, "factor_model", None)) is not None:
+        transient["factor model"] = _factor_bytes(fm, S, len(getattr(plan.scenarios, "block_groups", ())) or 1)
     phase = max(transient, key=transient.__getitem__)
     parts = {"process": PROCESS_BYTES, "scenario set": scenario_set, "posteriors": V * S * _F,
              phase: transient[phase]}

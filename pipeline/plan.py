@@ -16,18 +16,21 @@ import numpy as np
 from tasks._arrays import aligned
 from tasks.instruments import Instrument
 from tasks.optimization import Constraints, CvarMethod
-from tasks.scenarios import DriverModel, DriverScenarios, DriverShock, ShockSpace
+from tasks.scenarios import DriverModel, DriverScenarios, DriverShock, FactorLoadings, ShockSpace
 from tasks.views import View
 from tasks.vocabulary import Objective, RiskMeasure, SEPMethod
 
 __all__ = [
     "Realigned",
+    "FactorModelPlan",
     "SimulationPlan",
     "HistoryPlan",
     "BookPlan",
     "ShockEntry",
     "ShockPlan",
     "LimitsPlan",
+    "BLACK_LITTERMAN",
+    "BlackLittermanPlan",
     "ViewSetPlan",
     "OptimizationSettings",
     "ConstraintSetPlan",
@@ -45,6 +48,37 @@ class Realigned:
 
 
 @dataclass(frozen=True)
+class FactorModelPlan(Realigned):
+    """``scenarios.factor_model`` resolved: asset drivers derived from the factor drivers.
+
+    An asset's horizon log-return in scenario i is ``k alpha + B x_i + sum of k residual rows``
+    drawn for scenario i (:func:`tasks.scenarios._factors.factor_horizon_scenarios`).
+
+    Attributes
+    ----------
+    loadings : the model fitted on per-period log-returns (assets = the asset drivers, factors =
+        the factor drivers, in driver order).
+    factor_columns : (K,) columns of the factor drivers among the run's factor driver values.
+    periods : k, history periods per horizon (a whole number >= 1).
+    seed : the run seed of the residual draws.
+    residuals : ``rows``, ``assets`` or ``none``.
+    summary : one line: what was read and fitted.
+    """
+
+    loadings: FactorLoadings
+    factor_columns: tuple[int, ...]
+    periods: int
+    seed: int
+    residuals: str
+    summary: str = ""
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        """The asset drivers, in the order their columns follow the factor drivers."""
+        return self.loadings.assets
+
+
+@dataclass(frozen=True)
 class SimulationPlan:
     """Scenarios simulated from the driver model in seeded blocks (see :mod:`tasks.scenarios`).
 
@@ -59,6 +93,8 @@ class SimulationPlan:
     block_groups: tuple[tuple[int, ...], ...]
     moment_matching: bool
     steps: int | None
+    #: asset drivers derived from the simulated drivers (``scenarios.factor_model``), or None
+    factor_model: FactorModelPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +106,8 @@ class HistoryPlan(Realigned):
     scenarios: DriverScenarios
     p: np.ndarray
     summary: str = ""
+    #: asset drivers derived from the file's drivers (``scenarios.factor_model``), or None
+    factor_model: FactorModelPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +168,9 @@ class ShockPlan:
 
     entries: tuple[ShockEntry, ...]
     space: ShockSpace
+    #: asset drivers of ``scenarios.factor_model``: they move by their conditional mean given the
+    #: factors, ``k alpha + B x`` (no residual), or None
+    factor_model: FactorModelPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -155,15 +196,55 @@ class LimitsPlan(Realigned):
     solver: str | None = None
 
 
+#: ``views[i].method`` of a Black-Litterman view set (solved by :mod:`pipeline.black_litterman_views`)
+BLACK_LITTERMAN = "black_litterman"
+
+
+@dataclass(frozen=True)
+class BlackLittermanPlan(Realigned):
+    """A Black-Litterman view set resolved: its universe, views and prior.
+
+    Attributes
+    ----------
+    universe : (N,) view variables the model covers: those named in ``weights``, then those the
+        views name, in first-use order (drivers' simple returns, instruments' P&L per unit exposure).
+    P : (K, N) view portfolios (rows of the linear-view grammar) over ``universe``.
+    Q : (K,) the views' expected values of ``P @ X`` over the horizon (units of X).
+    confidences : (K,) Idzorek confidences in (0, 1] (Omega from them), or None: He-Litterman
+        ``Omega = diag(P tau Sigma P^T)``.
+    tau : scale of the prior mean's uncertainty (``tau * Sigma``).
+    equilibrium : prior mean ``Pi = delta * Sigma @ weights`` if True, else the scenario means.
+    delta : risk aversion of the equilibrium prior (None without equilibrium).
+    weights : (N,) market weights over ``universe`` (0 where not named), or None.
+    match_cov : the posterior probabilities also match the BL posterior covariance.
+    """
+
+    universe: tuple[str, ...]
+    P: np.ndarray
+    Q: np.ndarray
+    confidences: np.ndarray | None
+    tau: float
+    equilibrium: bool
+    delta: float | None
+    weights: np.ndarray | None
+    match_cov: bool
+
+
 @dataclass(frozen=True)
 class ViewSetPlan:
-    """One view set: its views (parsed once) and how they are solved."""
+    """One view set: its views (parsed once) and how they are solved.
+
+    ``method`` is an SEP method, or :data:`BLACK_LITTERMAN` with ``black_litterman`` set; a
+    Black-Litterman set's ``views`` are its views as ``linear`` mean views (``= Q_k``), which name
+    the variables it touches.
+    """
 
     index: int
     name: str
-    method: SEPMethod
+    method: SEPMethod | str
     views: tuple[View, ...]
     stages: tuple[tuple[int, ...], ...] | None
+    black_litterman: BlackLittermanPlan | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ scenario file's values must be usable.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -17,15 +18,19 @@ import numpy as np
 from pipeline.config import config_hash
 from pipeline.errors import ConfigError
 from pipeline.plan import (
+    BLACK_LITTERMAN,
+    BlackLittermanPlan,
     BookPlan,
     ConstraintSetPlan,
     HistoryPlan,
     OptimizationSettings,
     RunPlan,
+    ShockPlan,
     SimulationPlan,
     ViewSetPlan,
 )
 from pipeline.resolve_book import book_holdings, limits_plan, shock_plan
+from pipeline.resolve_factors import factor_model_plan
 from pipeline.schema import BOOK_VARIABLE, MULTI_KIND, ConstraintSetSpec, ConstraintSpec, RunConfig
 from pipeline.sources import load_source
 from pipeline.validate import correlation_matrix
@@ -74,9 +79,19 @@ def build_plan(cfg: RunConfig) -> RunPlan:
         settings=settings,
         constraint_sets=tuple(constraint_set(cfg, name, si, book, settings)
                               for si, name in enumerate(cfg.constraint_set_names())),
-        shocks=shock_plan(cfg, scenarios, book),
+        shocks=_shocks(cfg, scenarios, book),
         limits=limits,
     )
+
+
+def _shocks(cfg: RunConfig, scenarios: SimulationPlan | HistoryPlan, book: BookPlan) -> ShockPlan | None:
+    """The shock plan, with the factor model (asset drivers follow the factors' shocks)."""
+    fm = getattr(scenarios, "factor_model", None)
+    if fm is not None and isinstance(scenarios, HistoryPlan):  # the shock space is the file's drivers
+        n = len(book.drivers) - len(fm.assets)
+        book = dataclasses.replace(book, drivers=book.drivers[:n], driver_kinds=book.driver_kinds[:n])
+    plan = shock_plan(cfg, scenarios, book)
+    return plan if plan is None or fm is None else dataclasses.replace(plan, factor_model=fm)
 
 
 # ---- book ---------------------------------------------------------------------------------------
@@ -107,6 +122,7 @@ def _book(cfg: RunConfig) -> BookPlan:
     G, keys = greeks_matrix(insts)
     sc = cfg.scenarios
     kinds = [d.kind for d in sc.drivers] if sc.source is None else ["spot"] * len(cfg.driver_names)
+    kinds = kinds[:len(cfg.driver_names) - len(cfg.factor_assets)] + ["spot"] * len(cfg.factor_assets)
     return BookPlan(tuple(insts), tuple(cfg.instrument_names), np.array([market_value(i) for i in insts]),
                     np.asarray(G), tuple(keys), tuple(cfg.driver_names), tuple(kinds),
                     tuple(_info(s) for s in cfg.instruments))
@@ -121,7 +137,14 @@ def _scenarios(cfg: RunConfig) -> SimulationPlan | HistoryPlan:
         assert path is not None
         h = load_source(path, cfg.horizon, returns=sc.returns, probability_column=sc.probability_column,
                         prior=sc.prior, half_life=sc.half_life, date_column=sc.date_column, frequency=sc.frequency)
-        return HistoryPlan(h.scenarios, h.p, h.summary)
+        if sc.factor_model is None:
+            return HistoryPlan(h.scenarios, h.p, h.summary)
+        fm = factor_model_plan(cfg)
+        if fm.periods != h.periods_per_scenario:
+            raise ConfigError("scenarios.factor_model.frequency",
+                              f"the asset history gives {fm.periods} periods per horizon, scenarios.source "
+                              f"{h.periods_per_scenario}: give both histories the same frequency")
+        return HistoryPlan(h.scenarios, h.p, f"{h.summary}; {fm.summary}", fm)
     for key in ("date_column", "frequency"):
         if getattr(sc, key) is not None:
             raise ConfigError(f"scenarios.{key}", "applies to a scenarios.source file only; remove this key")
@@ -132,7 +155,8 @@ def _scenarios(cfg: RunConfig) -> SimulationPlan | HistoryPlan:
     model = DriverModel(drivers, correlation_matrix(sc.correlation, len(sc.drivers)), cfg.horizon, dist,
                         sc.nu if dist == "student_t" else None)
     groups = tuple(tuple(g) for g in chunk_blocks(sc.count, sc.block_size, sc.chunks))
-    return SimulationPlan(model, cfg.seed, sc.count, sc.block_size, groups, sc.moment_matching, sc.steps)
+    factors = factor_model_plan(cfg) if sc.factor_model is not None else None
+    return SimulationPlan(model, cfg.seed, sc.count, sc.block_size, groups, sc.moment_matching, sc.steps, factors)
 
 
 # ---- views --------------------------------------------------------------------------------------
@@ -148,10 +172,56 @@ def _view_value(value: float | str, key: str) -> float | Expression:
                                f"e.g. 'prior * 1.2' ({exc})") from None
 
 
+def _check_names(names: tuple[str, ...], variables: set[str], key: str) -> None:
+    for name in names:
+        if name == BOOK_VARIABLE and name not in variables:
+            raise ConfigError(key, "a view on your book's P&L needs a book: section with its holdings")
+        if name not in variables:
+            raise ConfigError(key, f"unknown driver or instrument {name!r}")
+
+
+def _black_litterman_set(cfg: RunConfig, i: int, variables: set[str]) -> ViewSetPlan:
+    """Black-Litterman set ``views[i]`` (keys checked by :mod:`pipeline.validate`): its views as
+    linear mean views ``P_k x = Q_k``, the universe (variables named in ``weights``, then in the
+    views) and ``P`` (K, N) over it."""
+    vs = cfg.views[i]
+    views = []
+    for j, v in enumerate(vs.views):
+        key = f"views[{i}].views[{j}]"
+        try:
+            on = {v.on: 1.0} if isinstance(v.on, str) and v.on in variables else v.on  # a name, as written
+            view = View("linear", on, "=", float(v.value), confidence=v.confidence)
+        except ValueError as exc:
+            raise ConfigError(f"{key}.on", str(exc)) from None
+        _check_names(view.variables, variables, f"{key}.on")
+        views.append(view)
+    weights = vs.weights or {}
+    for name in weights:
+        _check_names((name,), variables, f"views[{i}].weights.{name}")
+    universe = tuple(dict.fromkeys([*weights, *(n for v in views for n in v.variables)]))
+    P = np.zeros((len(views), len(universe)))
+    for k, v in enumerate(views):
+        for name, w in v.on:
+            P[k, universe.index(name)] = w
+    if np.linalg.matrix_rank(P) < len(views):
+        raise ConfigError(f"views[{i}].views", "the views' portfolios are linearly dependent (one view repeats "
+                                               "or combines others); merge or drop the redundant view")
+    given = all("confidence" in v.model_fields_set for v in vs.views)
+    equilibrium = vs.equilibrium is not False
+    bl = BlackLittermanPlan(
+        universe, P, np.array([v.value for v in views], dtype=float),
+        np.array([v.confidence for v in views]) if given else None,
+        0.05 if vs.tau is None else vs.tau, equilibrium, vs.delta if equilibrium else None,
+        np.array([weights.get(n, 0.0) for n in universe]) if equilibrium else None, bool(vs.match_cov))
+    return ViewSetPlan(i + 1, vs.name, BLACK_LITTERMAN, tuple(views), None, bl)
+
+
 def _view_set(cfg: RunConfig, i: int, book: BookPlan) -> ViewSetPlan:
     """View set ``views[i]`` with its views built (parsed) once and checked against the variables."""
     vs = cfg.views[i]
     variables = set(book.drivers) | set(book.names) | ({BOOK_VARIABLE} if book.holdings is not None else set())
+    if vs.is_black_litterman:
+        return _black_litterman_set(cfg, i, variables)
     views = []
     for j, v in enumerate(vs.views):
         key = f"views[{i}].views[{j}]"
@@ -161,11 +231,7 @@ def _view_set(cfg: RunConfig, i: int, book: BookPlan) -> ViewSetPlan:
                         threshold=v.threshold)
         except ValueError as exc:
             raise ConfigError(key, str(exc)) from None
-        for name in view.variables:
-            if name == BOOK_VARIABLE and name not in variables:
-                raise ConfigError(f"{key}.on", "a view on your book's P&L needs a book: section with its holdings")
-            if name not in variables:
-                raise ConfigError(f"{key}.on", f"unknown driver or instrument {name!r}")
+        _check_names(view.variables, variables, f"{key}.on")
         views.append(view)
     stages = None if vs.stages is None else tuple(tuple(s) for s in vs.stages)
     return ViewSetPlan(i + 1, vs.name, vs.method, tuple(views), stages)

@@ -17,10 +17,12 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
 
+from pipeline.plan import BLACK_LITTERMAN
 from tasks.optimization import CvarMethod
 from tasks.scenarios import FREQUENCIES, DriverKind, periods_per_year
 from tasks.vocabulary import (
     BOOK_VARIABLE,
+    METHODS,
     OPS,
     SINGLE_PORTFOLIOS,
     STATS,
@@ -37,8 +39,10 @@ __all__ = [
     "DriverSpec",
     "CurveSpec",
     "InstrumentSpec",
+    "FactorModelSpec",
     "ViewSpec",
     "ViewSetSpec",
+    "BL_KEYS",
     "ConstraintSpec",
     "ConstraintSetSpec",
     "OptimizationSpec",
@@ -68,7 +72,6 @@ def _member(cls: type[enum.StrEnum], what: str, choices: tuple[str, ...] | None 
 Measure = Annotated[RiskMeasure, _member(RiskMeasure, "risk measure")]
 GreekCode = Annotated[Greek, _member(Greek, "Greek")]
 Stat = Annotated[ViewStat, _member(ViewStat, "stat", STATS)]
-Method = Annotated[SEPMethod, _member(SEPMethod, "method")]
 SinglePortfolio = Annotated[Objective, _member(Objective, "single-portfolio objective",
                                                tuple(o.value for o in SINGLE_PORTFOLIOS))]
 FrontierObjective = Annotated[Objective, _member(Objective, "frontier objective", ("MinRisk",))]
@@ -140,6 +143,24 @@ class CurveSpec(_Model):
     slope_long: float = Field(default=10.0, gt=0)
 
 
+class FactorModelSpec(_Model):
+    """``scenarios.factor_model``: asset drivers from the factor drivers through loadings estimated on
+    histories (see :mod:`pipeline.resolve_factors`)."""
+
+    file: str = Field(min_length=1, description="asset-return history: a date column + one column per asset")
+    factors: str | None = Field(default=None, exclude_if=lambda v: v is None,
+                                description="factor history: the date column + one column per factor driver")
+    date_column: str = Field(default="date", min_length=1, description="date column of both histories")
+    returns: Literal["simple", "log"] = Field(default="simple", description="what both histories hold per period")
+    method: Literal["ols", "forward", "backward"] = "ols"
+    threshold: float = Field(default=0.05, gt=0, le=1, description="p-value threshold of stepwise selection")
+    residuals: Literal["rows", "assets", "none"] = Field(
+        default="rows", description="resample whole residual rows, each asset's residual, or none")
+    frequency: Annotated[str | float | None, BeforeValidator(_frequency)] = Field(
+        default=None, exclude_if=lambda v: v is None,
+        description="period of the history rows: daily|weekly|monthly|... or periods per year (default: dates)")
+
+
 class ScenarioSpec(_Model):
     count: WholeNumber = Field(default=10_000, ge=10)
     chunks: WholeNumber = Field(default=4, ge=1)
@@ -162,6 +183,7 @@ class ScenarioSpec(_Model):
     prior: Literal["uniform", "exponential"] = "uniform"
     half_life: float | None = Field(default=None, gt=0, description="rows, for prior: exponential")
     write: bool = False
+    factor_model: FactorModelSpec | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class CashSpec(_Model):
@@ -289,13 +311,54 @@ class ViewSpec(_Model):
         return v
 
 
+def _set_method(v: Any) -> Any:
+    """A view set's method: an SEP method, or ``black_litterman``."""
+    if v == BLACK_LITTERMAN:
+        return v
+    if isinstance(v, str) and v in METHODS:
+        return SEPMethod(v)
+    raise ValueError(f"unknown method {v!r}; expected one of {', '.join((*METHODS, BLACK_LITTERMAN))}")
+
+
+SetMethod = Annotated[SEPMethod | Literal["black_litterman"], BeforeValidator(_set_method)]
+#: keys of a view set that only ``method: black_litterman`` reads
+BL_KEYS = ("tau", "delta", "equilibrium", "weights", "match_cov")
+
+
 class ViewSetSpec(_Model):
-    """A set of views solved together: Sequential Entropy Pooling (H1, H2) or Meucci's original."""
+    """A set of views solved together: Sequential Entropy Pooling (H1, H2), Meucci's original, or
+    Black-Litterman (``method: black_litterman``).
+
+    A Black-Litterman set's views are ``{stat: mean, on: <variable | linear expression | mapping>,
+    op: "=", value: Q_k}`` (the rows ``P_k`` of the linear-view grammar); its ``confidence`` is
+    Idzorek's (view k alone tilts the mean by c_k of its 100 % tilt), given on every view or on
+    none (He-Litterman ``Omega = diag(P tau Sigma P^T)``), not Meucci's blend of EP sets. The
+    prior mean is ``Pi = delta Sigma w`` (``equilibrium``, default true, with ``weights`` and
+    ``delta``) or the scenario means; ``Sigma`` is the scenarios' covariance under the prior. The
+    posterior mean (and with ``match_cov`` the covariance) is matched by Entropy Pooling
+    (:mod:`pipeline.black_litterman_views`). :data:`BL_KEYS` apply to such sets only.
+    """
 
     name: str = Field(min_length=1)
-    method: Method = SEPMethod.H1
+    method: SetMethod = SEPMethod.H1
     stages: list[list[int]] | None = Field(default=None, description="custom stage order: view indices")
     views: list[ViewSpec] = Field(min_length=1)
+    # ---- Black-Litterman only (None: not given; defaults in pipeline.resolve) ----
+    tau: float | None = Field(default=None, gt=0, allow_inf_nan=False, exclude_if=lambda v: v is None,
+                              description="uncertainty of the prior mean, tau * Sigma (default 0.05)")
+    delta: float | None = Field(default=None, gt=0, allow_inf_nan=False, exclude_if=lambda v: v is None,
+                                description="risk aversion of the equilibrium prior Pi = delta Sigma w")
+    equilibrium: bool | None = Field(default=None, exclude_if=lambda v: v is None,
+                                     description="prior mean from market weights (default true), else the "
+                                                 "scenario means")
+    weights: dict[str, float] | None = Field(default=None, exclude_if=lambda v: v is None,
+                                             description="variable -> market weight (equilibrium)")
+    match_cov: bool | None = Field(default=None, exclude_if=lambda v: v is None,
+                                   description="also match the BL posterior covariance (default false)")
+
+    @property
+    def is_black_litterman(self) -> bool:
+        return self.method == BLACK_LITTERMAN
 
 
 class ConstraintSpec(_Model):
@@ -461,14 +524,29 @@ class RunConfig(_Model):
     # set by the loader, not by users: directory relative paths are resolved against
     base_dir: str = Field(default=".", exclude=True)
     _source_columns: list[str] | None = PrivateAttr(default=None)
+    _factor_assets: list[str] | None = PrivateAttr(default=None)
 
     # ---- names and paths (objects are built in pipeline.resolve) --------------------------------
     @property
     def driver_names(self) -> list[str]:
-        """Simulated drivers' names, or a scenario file's driver columns (read by validation)."""
+        """Simulated drivers' names, or a scenario file's driver columns (read by validation), then
+        the assets of ``scenarios.factor_model`` (derived drivers, read by validation)."""
         if self.scenarios.source is not None:
-            return [c for c in self._source_columns or [] if c != self.scenarios.date_column]
-        return [d.name for d in self.scenarios.drivers]
+            names = [c for c in self._source_columns or [] if c != self.scenarios.date_column]
+        else:
+            names = [d.name for d in self.scenarios.drivers]
+        return names + list(self.factor_assets)
+
+    @property
+    def factor_assets(self) -> list[str]:
+        """Asset drivers of ``scenarios.factor_model`` (the asset file's columns), or none."""
+        return list(self._factor_assets or []) if self.scenarios.factor_model is not None else []
+
+    @property
+    def factor_drivers(self) -> list[str]:
+        """The drivers the assets load on: every driver that is not an asset."""
+        assets = set(self.factor_assets)
+        return [n for n in self.driver_names if n not in assets]
 
     @property
     def instrument_names(self) -> list[str]:

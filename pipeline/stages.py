@@ -17,13 +17,28 @@ import numpy as np
 import pandas as pd
 from dask.sizeof import sizeof
 
+from pipeline.black_litterman_views import solve_black_litterman
 from pipeline.memory import MAX_CACHED_PROBLEMS, PROBLEM_CACHE_BYTES, STRESS_BLOCK_BYTES
-from pipeline.plan import BookPlan, ConstraintSetPlan, HistoryPlan, Realigned, SimulationPlan, ViewSetPlan
+from pipeline.plan import (
+    BLACK_LITTERMAN,
+    BookPlan,
+    ConstraintSetPlan,
+    HistoryPlan,
+    Realigned,
+    SimulationPlan,
+    ViewSetPlan,
+)
 from tasks.errors import ViewsInfeasible
 from tasks.instruments import pnl_paths, scenario_pnl
 from tasks.measures import stress_metrics
 from tasks.optimization import OptimizationResult, PortfolioProblem, frontier_targets
-from tasks.scenarios import driver_statistics, driver_transform, drivers_chunk
+from tasks.scenarios import (
+    DriverScenarios,
+    driver_statistics,
+    driver_transform,
+    drivers_chunk,
+    factor_horizon_scenarios,
+)
 from tasks.views import sequential_entropy_pooling
 from tasks.vocabulary import BOOK_VARIABLE, CAP_FIELDS, DRAWDOWN_MEASURES, Objective, PortfolioKind, Status, ViewStatus
 
@@ -33,6 +48,7 @@ __all__ = [
     "BOOK_VARIABLE",
     "chunk_statistics",
     "moment_transform",
+    "factor_assets",
     "chunk_scenarios",
     "assemble_scenarios",
     "load_scenarios",
@@ -124,9 +140,31 @@ class ScenarioChunk(Realigned):
     paths: np.ndarray | None
 
 
+def factor_assets(sim: SimulationPlan, scen: DriverScenarios, blocks: list[int]) -> DriverScenarios:
+    """``scen`` (a chunk of simulated drivers, rows = ``blocks`` in order) with the asset drivers of
+    ``sim.factor_model`` appended: per block, :func:`factor_horizon_scenarios` from the block's
+    first global scenario index, so every row depends only on (seed, its index): chunk-invariant."""
+    fm = sim.factor_model
+    if fm is None:
+        return scen
+    x = scen.values[:, list(fm.factor_columns)]
+    parts, row = [], 0
+    for b in blocks:
+        start = b * sim.block_size
+        n = min(sim.block_size, sim.count - start)
+        parts.append(factor_horizon_scenarios(x[row:row + n], fm.loadings, periods=fm.periods, seed=fm.seed,
+                                              start=start, residuals=fm.residuals))  # type: ignore[arg-type]
+        row += n
+    assets = np.concatenate(parts, axis=0) if parts else np.empty((0, len(fm.assets)))
+    return DriverScenarios(list(scen.names) + list(fm.assets), np.concatenate([scen.values, assets], axis=1),
+                           scen.horizon)
+
+
 def chunk_scenarios(sim: SimulationPlan, book: BookPlan, blocks: list[int], transform: Any) -> ScenarioChunk:
-    """Simulate the drivers of one chunk and reprice every instrument on them."""
+    """Simulate the drivers of one chunk (and the factor model's asset drivers) and reprice every
+    instrument on them."""
     scen = drivers_chunk(sim.model, sim.seed, sim.count, sim.block_size, blocks, transform, sim.steps)
+    scen = factor_assets(sim, scen, blocks)
     insts = list(book.instruments)
     paths = pnl_paths(insts, scen) if sim.steps else None
     return ScenarioChunk(scen.values, scenario_pnl(insts, scen), paths)
@@ -163,9 +201,16 @@ def assemble_scenarios(book: BookPlan, *chunks: ScenarioChunk) -> ScenarioSet:
 
 
 def load_scenarios(history: HistoryPlan, book: BookPlan) -> ScenarioSet:
-    """Scenario set from the user's file (read and checked on the client): reprice the book."""
-    R = scenario_pnl(list(book.instruments), history.scenarios)
-    return _scenario_set(book, history.scenarios.values, R, history.p)
+    """Scenario set from the user's file (read and checked on the client), with the factor model's
+    asset drivers: reprice the book."""
+    scen = history.scenarios
+    if (fm := history.factor_model) is not None:  # one piece from scenario 0: as in any chunking
+        assets = factor_horizon_scenarios(scen.values[:, list(fm.factor_columns)], fm.loadings, periods=fm.periods,
+                                          seed=fm.seed, residuals=fm.residuals)  # type: ignore[arg-type]
+        scen = DriverScenarios(list(scen.names) + list(fm.assets), np.concatenate([scen.values, assets], axis=1),
+                               scen.horizon)
+    R = scenario_pnl(list(book.instruments), scen)
+    return _scenario_set(book, scen.values, R, history.p)
 
 
 # ---- views --------------------------------------------------------------------------------------
@@ -176,10 +221,13 @@ def prior_outcome(scen: ScenarioSet) -> ViewOutcome:
 
 
 def solve_views(scen: ScenarioSet, view_set: ViewSetPlan) -> ViewOutcome:
-    """Entropy Pooling posterior of one view set (Sequential EP H1/H2, or Meucci's original).
+    """Entropy Pooling posterior of one view set (Sequential EP H1/H2, Meucci's original, or a
+    Black-Litterman posterior matched by EP: :mod:`pipeline.black_litterman_views`).
 
     Infeasible or unattainable views give status 'infeasible' with the message; the run goes on.
     """
+    if view_set.black_litterman is not None:
+        return _solve_black_litterman(scen, view_set)
     t0 = time.perf_counter()
     name, method, views = view_set.name, view_set.method.value, list(view_set.views)
     stages = None if view_set.stages is None else [list(s) for s in view_set.stages]
@@ -196,6 +244,24 @@ def solve_views(scen: ScenarioSet, view_set: ViewSetPlan) -> ViewOutcome:
                        res.effective_scenarios, float(res.max_violation), len(views), time.perf_counter() - t0,
                        "" if res.converged else "solver did not reach its tolerance",
                        checks.to_dict("records"), n_stages=len(res.stages))
+
+
+def _solve_black_litterman(scen: ScenarioSet, view_set: ViewSetPlan) -> ViewOutcome:
+    """A Black-Litterman set: closed-form posterior, matched by Entropy Pooling
+    (:mod:`pipeline.black_litterman_views`). Infeasible moments or redundant views give status
+    'infeasible' with the message; the run goes on."""
+    t0 = time.perf_counter()
+    name, bl, k = view_set.name, view_set.black_litterman, len(view_set.views)
+    assert bl is not None
+    try:
+        sol = solve_black_litterman(scen.X, scen.variables, scen.p, bl, tuple(v.on_label for v in view_set.views))
+    except (ViewsInfeasible, ValueError) as exc:
+        return ViewOutcome(name, BLACK_LITTERMAN, ViewStatus.infeasible.value, None, np.nan, np.nan, np.nan, k,
+                           time.perf_counter() - t0, str(exc))
+    checks = [{"view_set": name, **row} for row in sol.checks]
+    return ViewOutcome(name, BLACK_LITTERMAN, ViewStatus.ok.value, sol.q, sol.relative_entropy,
+                       sol.effective_scenarios, sol.max_residual, k, time.perf_counter() - t0,
+                       "" if sol.converged else "solver did not reach its tolerance", checks, n_stages=1)
 
 
 # ---- optimisation -------------------------------------------------------------------------------

@@ -111,8 +111,15 @@ def scenario_block(scen: ScenarioSet, start: int, stop: int) -> pd.DataFrame:
 
 
 def viewed_variables(view_sets: tuple[ViewSetPlan, ...] | list[ViewSetPlan]) -> list[str]:
-    """Every variable any view touches (drivers and instruments), in first-use order."""
-    return list(dict.fromkeys(name for vs in view_sets for v in vs.views for name in v.variables))
+    """Every variable any view touches (drivers and instruments; a Black-Litterman set's whole
+    universe, whose means it moves), in first-use order."""
+    return list(dict.fromkeys(name for vs in view_sets for name in _set_variables(vs)))
+
+
+def _set_variables(vs: ViewSetPlan) -> tuple[str, ...]:
+    if vs.black_litterman is not None:
+        return vs.black_litterman.universe
+    return tuple(name for v in vs.views for name in v.variables)
 
 
 def empty_marginals() -> pd.DataFrame:

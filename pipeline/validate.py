@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import ConfigError
-from pipeline.schema import INSTRUMENT_KINDS, ConstraintSetSpec, ConstraintSpec, RunConfig
+from pipeline.schema import BL_KEYS, INSTRUMENT_KINDS, ConstraintSetSpec, ConstraintSpec, RunConfig, ViewSetSpec
 from pipeline.sources import source_columns
 from pipeline.validate_book import check_book, shock_slip_paths
+from pipeline.validate_factors import check_factor_model
 from tasks.optimization import parse_constraint, resolve_names
 from tasks.vocabulary import DRAWDOWN_MEASURES
 
@@ -37,6 +38,7 @@ def check_config(cfg: RunConfig) -> None:
         _check_simulation(cfg)
     else:
         _check_source(cfg)
+    check_factor_model(cfg)
     drivers = cfg.driver_names
     if d := _dupes(drivers):
         raise ConfigError("scenarios.drivers", f"duplicate driver names: {', '.join(d)}")
@@ -44,6 +46,7 @@ def check_config(cfg: RunConfig) -> None:
         raise ConfigError("instruments", f"duplicate instrument names: {', '.join(d)}")
     sc = cfg.scenarios
     kinds = {d.name: d.kind for d in sc.drivers} if sc.source is None else dict.fromkeys(drivers, "spot")
+    kinds.update(dict.fromkeys(cfg.factor_assets, "spot"))  # factor-model assets: derived spot drivers
     _check_curves(cfg, kinds)
     _check_instruments(cfg, kinds)
     _check_view_sets(cfg)
@@ -183,6 +186,7 @@ def _check_view_sets(cfg: RunConfig) -> None:
     for i, vs in enumerate(cfg.views):
         if vs.name == "prior":
             raise ConfigError(f"views[{i}].name", "'prior' is reserved for the prior probabilities")
+        _check_black_litterman(i, vs)
         for j, v in enumerate(vs.views):
             if v.stat in ("vol", "var") and isinstance(v.value, float) and v.value < 0:
                 raise ConfigError(f"views[{i}].views[{j}].value", f"{v.stat} must be >= 0")
@@ -191,6 +195,60 @@ def _check_view_sets(cfg: RunConfig) -> None:
             if flat != list(range(len(vs.views))):
                 raise ConfigError(f"views[{i}].stages",
                                   f"must list every view index 0..{len(vs.views) - 1} exactly once")
+
+
+def _check_black_litterman(i: int, vs: ViewSetSpec) -> None:
+    """A Black-Litterman set's keys and views (names are checked where they are resolved): BL keys
+    on an EP set, a view other than ``mean ... = number``, confidences on some views only, an
+    equilibrium prior without its weights and delta."""
+    key = f"views[{i}]"
+    if not vs.is_black_litterman:
+        for k in BL_KEYS:
+            if getattr(vs, k) is not None:
+                raise ConfigError(f"{key}.{k}", f"applies to method: black_litterman only (this set's method "
+                                                f"is {vs.method}); remove it or set method: black_litterman")
+        return
+    if vs.stages is not None:
+        raise ConfigError(f"{key}.stages", "a black_litterman set is solved in one step; remove stages")
+    for j, v in enumerate(vs.views):
+        vk = f"{key}.views[{j}]"
+        if v.stat != "mean":
+            raise ConfigError(f"{vk}.stat", f"a Black-Litterman view is a view on expected values: stat: mean "
+                                            f"(on a variable or a linear expression such as 'SPX - Bond'), "
+                                            f"not {v.stat}")
+        if v.op != "=":
+            raise ConfigError(f"{vk}.op", f"a Black-Litterman view states an expected value: op: '=', not "
+                                          f"{v.op!r} (for a bound use an Entropy Pooling set)")
+        if isinstance(v.value, str):
+            raise ConfigError(f"{vk}.value", "a Black-Litterman view's value Q is a number (expected value of "
+                                             f"the view portfolio over the horizon), not {v.value!r}")
+        if isinstance(v.on, list):
+            raise ConfigError(f"{vk}.on", "a variable name, a linear expression ('2*SPX - Bond') or a mapping "
+                                          "{variable: weight}, not a list")
+        for extra in ("alpha", "threshold"):
+            if getattr(v, extra) is not None:
+                raise ConfigError(f"{vk}.{extra}", "does not apply to a mean view; remove it")
+    given = ["confidence" in v.model_fields_set for v in vs.views]
+    if any(given) and not all(given):
+        j = given.index(False)
+        raise ConfigError(f"{key}.views[{j}].confidence",
+                          "give a confidence (Idzorek, in (0, 1]) on every view of a black_litterman set or on "
+                          "none (then Omega = diag(P tau Sigma P^T))")
+    if vs.equilibrium is False:
+        for k in ("weights", "delta"):
+            if getattr(vs, k) is not None:
+                raise ConfigError(f"{key}.{k}", "belongs to the equilibrium prior Pi = delta Sigma w; with "
+                                                "equilibrium: false the prior is the scenario means: remove it")
+        return
+    for k, what in (("weights", "the market weights {variable: weight}"), ("delta", "the risk aversion (e.g. 2.5)")):
+        if getattr(vs, k) is None:
+            raise ConfigError(f"{key}.{k}", f"the equilibrium prior Pi = delta Sigma w needs {what}; give it, "
+                                            f"or set equilibrium: false to start from the scenario means")
+    for name, w in (vs.weights or {}).items():
+        if not math.isfinite(w):
+            raise ConfigError(f"{key}.weights.{name}", f"must be a finite number, got {w!r}")
+    if vs.weights is not None and not any(w != 0 for w in vs.weights.values()):
+        raise ConfigError(f"{key}.weights", "the market weights are all zero")
 
 
 # ---- optimisation -------------------------------------------------------------------------------
@@ -407,6 +465,7 @@ def _prior_moments(cfg: RunConfig) -> dict[str, tuple[str, float | None, float |
     out: dict[str, tuple[str, float | None, float | None]] = dict.fromkeys(cfg.instrument_names, ("pnl", None, None))
     if cfg.scenarios.source is not None:
         out.update(dict.fromkeys(cfg.driver_names, ("return", None, None)))
+    out.update(dict.fromkeys(cfg.factor_assets, ("return", None, None)))  # moments fixed by the files
     for d in cfg.scenarios.drivers:
         if d.kind == "rate":
             out[d.name] = ("rate", d.mu * h, d.sigma * math.sqrt(h))

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ("laptop", "derivatives_case", "index_options_book", "crypto_options", "book_risk")
+CONFIGS = ("laptop", "derivatives_case", "index_options_book", "crypto_options", "book_risk", "black_litterman")
 TIMING_COLUMNS = frozenset({"seconds"})
 TEST_OVERRIDES: dict[str, Any] = {"scenarios.count": 2000, "scenarios.block_size": 500,
                                   "optimization.points": 4}

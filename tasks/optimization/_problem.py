@@ -172,13 +172,11 @@ def _solver(name: str | None) -> str:
     return name
 
 
-def _as_bounds(bounds: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
-    if bounds is None:
-        return np.full(n, -np.inf), np.full(n, np.inf)
-    lo, hi = bounds
-    lo = np.broadcast_to(np.asarray(lo, dtype=float), (n,)).copy()
-    hi = np.broadcast_to(np.asarray(hi, dtype=float), (n,)).copy()
-    return lo, hi
+def _override(x: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
+    a = np.asarray(x, dtype=float)
+    if a.shape != shape or not np.isfinite(a).all() or (a.ndim == 2 and not np.allclose(a, a.T)):
+        raise ValueError(f"{what} must be a finite{' symmetric' * (a.ndim == 2)} array of shape {shape}")
+    return a
 
 
 def _use_cuts(method: str, rm: RiskMeasure, cc: CompiledConstraints, data: ScenarioData, v: np.ndarray) -> bool:
@@ -218,6 +216,8 @@ class PortfolioProblem:
     constraints : :class:`tasks.optimization.Constraints`.
     names : N instrument names (for name-based constraints and frontier columns).
     cvar_method : "lp" (default), "cuts" or "auto" -- see the module docstring.
+    mu, cov : (N,) expected return of every objective (CVaR then by the full LP) and (N, N) MV
+        covariance (objective, cap, risk) instead of ``R``'s, e.g. Black-Litterman's; optional.
     """
 
     def __init__(
@@ -237,6 +237,8 @@ class PortfolioProblem:
         constraints: Constraints | None = None,
         names: Sequence[str] | None = None,
         cvar_method: CvarMethod = "lp",
+        mu: np.ndarray | None = None,
+        cov: np.ndarray | None = None,
     ) -> None:
         self.rm = _measure(rm)
         if not 0.0 < alpha < 1.0:
@@ -244,6 +246,13 @@ class PortfolioProblem:
         self.data = ScenarioData(R, p, demean=demean, paths=paths, path_p=path_p)
         self.R, self.p, self.mu = self.data.R, self.data.p, self.data.mu
         n = self.R.shape[1]
+        self.mu = self.mu if mu is None else _override(mu, (n,), "mu")
+        self.cov_given = cov is not None
+        if cov is not None:  # MV on F with F^T F = cov (an eigen-factor: a singular cov is fine)
+            lam, vec = np.linalg.eigh(_override(cov, (n, n), "cov"))
+            if lam.min() < -1e-10 * max(1.0, float(lam.max())):
+                raise ValueError(f"cov is not positive semi-definite (smallest eigenvalue {lam.min():.3g})")
+            self.data.__dict__["mv_factor"] = (vec * np.sqrt(np.clip(lam, 0.0, None))).T
         self.v = np.ones(n) if v is None else aligned(v)
         if self.v.shape != (n,):
             raise ValueError(f"v has shape {self.v.shape}, expected ({n},)")
@@ -262,7 +271,7 @@ class PortfolioProblem:
             raise ValueError(f"{dd} is a drawdown measure: pass paths=(P, T, N) per-step P&L per unit "
                              "exposure and path_p=(P,) path probabilities")
         self.cuts: CvarCutSolver | None = None
-        if _use_cuts(cvar_method, self.rm, self.cc, self.data, self.v):
+        if _use_cuts(cvar_method, self.rm, self.cc, self.data, self.v) and mu is None:
             self.cuts = CvarCutSolver(self.data, self.cc, self.v, alpha=self.alpha, rf=self.rf)
         self._models: dict[Objective, _Model] = {}
 
@@ -331,7 +340,10 @@ class PortfolioProblem:
 
         ``rm`` defaults to the problem's measure; any code may be asked (drawdowns need paths).
         """
-        return evaluate(self.rm if rm is None else _measure(rm), self.data, e, alpha=self.alpha, rf=self.rf)
+        rm = self.rm if rm is None else _measure(rm)
+        if rm is RiskMeasure.MV and self.cov_given:
+            return float(np.linalg.norm(self.data.mv_factor @ np.asarray(e, dtype=float)))
+        return evaluate(rm, self.data, e, alpha=self.alpha, rf=self.rf)
 
     def _ok_result(self, e: np.ndarray, status: str, target: float, t0: float, obj: Objective,
                    model_risk: float, iterations: int = 0, message: str = "") -> OptimizationResult:

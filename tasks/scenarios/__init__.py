@@ -1,6 +1,7 @@
 """Scenarios: the driver model (lognormal / Student-t, moment matching, chunk-invariant seeded
 blocks, Brownian-bridge paths) and user histories (probabilities, bootstrapping, files of returns
-or prices with their dates and frequency, aggregated to the horizon).
+or prices with their dates and frequency, aggregated to the horizon), and the risk-factor model
+(loadings by OLS or stepwise selection, factor-implied moments and scenarios).
 """
 
 from tasks.scenarios._calendar import (
@@ -21,6 +22,18 @@ from tasks.scenarios._drivers import (
     driver_transform,
     drivers_chunk,
     simulate_drivers,
+)
+from tasks.scenarios._factors import (
+    FACTOR_METHODS,
+    RESIDUAL_BLOCK,
+    FactorLoadings,
+    factor_horizon_scenarios,
+    factor_loadings,
+    factor_scenarios,
+    factor_stats,
+    ols_fit,
+    residual_indices,
+    residual_sum_indices,
 )
 from tasks.scenarios._files import (
     MIN_AGGREGATED_SCENARIOS,
@@ -83,6 +96,16 @@ from tasks.scenarios._shocks import (
 )
 
 __all__ = [
+    "FACTOR_METHODS",
+    "RESIDUAL_BLOCK",
+    "FactorLoadings",
+    "factor_horizon_scenarios",
+    "residual_sum_indices",
+    "factor_loadings",
+    "factor_scenarios",
+    "factor_stats",
+    "ols_fit",
+    "residual_indices",
     "PROPAGATIONS",
     "DriverShock",
     "Propagation",

@@ -1,7 +1,14 @@
 """Views and Entropy Pooling: the view language (moments, correlations, VaR/CVaR, ranks, linear
-combinations, expressions over prior values), the entropy-pooling solver and Sequential EP.
+combinations, expressions over prior values), the entropy-pooling solver, Sequential EP and
+Black-Litterman (closed form and as Entropy-Pooling scenario probabilities).
 """
 
+from tasks.views._black_litterman import (
+    BlackLitterman,
+    black_litterman,
+    black_litterman_probabilities,
+    idzorek_omega,
+)
 from tasks.views._entropy_pooling import (
     EntropyPoolingResult,
     ViewsInfeasible,
@@ -48,6 +55,10 @@ from tasks.views._view import (
 )
 
 __all__ = [
+    "BlackLitterman",
+    "black_litterman",
+    "black_litterman_probabilities",
+    "idzorek_omega",
     "Expression",
     "OPS",
     "Op",
