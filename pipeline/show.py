@@ -165,7 +165,7 @@ def _section_views(out: _Text, run: Mapping[str, Any]) -> None:
     checks = run.get("view_checks")
     if checks is not None and not checks.empty:
         out.add("")
-        out.add("View checks (mean/vol in %, skew/kurt as numbers):")
+        out.para("View checks (means, vols, VaR/CVaR and probabilities in %; var, skew, kurt, corr as numbers):")
         ck = pd.DataFrame({"view set": checks["view_set"].astype(str),
                            "view": checks["view"].astype(str)})
         for col, name in (("target", "target"), ("prior_value", "prior"), ("attained", "attained")):
@@ -400,8 +400,13 @@ def _isnan(x: Any) -> bool:
         return False
 
 
+#: view stats whose values are returns, losses or probabilities: shown in %
+PERCENT_STATS = frozenset({"mean", "vol", "VaR", "CVaR", "linear", "rank", "prob"})
+
+
 def _stat_value(stat: str, x: Any) -> str:
-    if stat in ("mean", "vol"):
+    """A view check's value: in % for :data:`PERCENT_STATS`, else as a number (var, skew, kurt, corr)."""
+    if stat in PERCENT_STATS:
         return pct(x)
     return _num(x, 4 if stat == "var" else 3)
 
