@@ -29,7 +29,7 @@ from pipeline.plan import (
     SimulationPlan,
     ViewSetPlan,
 )
-from pipeline.resolve_book import book_holdings, limits_plan, shock_plan
+from pipeline.resolve_book import book_holdings, by_name, limits_plan, shock_plan
 from pipeline.resolve_factors import factor_model_plan
 from pipeline.schema import BOOK_VARIABLE, MULTI_KIND, ConstraintSetSpec, ConstraintSpec, RunConfig
 from pipeline.sources import load_source
@@ -241,13 +241,8 @@ def _view_set(cfg: RunConfig, i: int, book: BookPlan) -> ViewSetPlan:
 
 def bounds_arrays(cfg: RunConfig) -> tuple[np.ndarray, np.ndarray]:
     """(lower (N,), upper (N,)) exposure bounds: instrument name > kind > ``default``."""
-    b = cfg.optimization.bounds
-    lo, hi = [], []
-    for spec in cfg.instruments:
-        pair = b.get(spec.name, b.get(spec.kind, b.get("default", (-np.inf, np.inf))))
-        lo.append(float(pair[0]))
-        hi.append(float(pair[1]))
-    return np.array(lo), np.array(hi)
+    pairs = by_name(cfg.optimization.bounds, cfg, (-np.inf, np.inf))
+    return np.array([float(a) for a, _ in pairs]), np.array([float(b) for _, b in pairs])
 
 
 def _settings(cfg: RunConfig) -> OptimizationSettings:

@@ -26,7 +26,7 @@ from tasks.optimization import Constraints
 from tasks.scenarios import DriverShock, ShockSpace, history_shocks, read_scenario_file
 from tasks.vocabulary import RiskMeasure
 
-__all__ = ["book_holdings", "shock_plan", "limits_plan", "unit_notional", "BUDGET_TOL"]
+__all__ = ["book_holdings", "shock_plan", "limits_plan", "unit_notional", "by_name", "BUDGET_TOL"]
 
 #: how far the book's v'e may be from 1 (exposures are per unit of portfolio value)
 BUDGET_TOL = 1e-6
@@ -226,7 +226,7 @@ def _replay(cfg: RunConfig, i: int, s: ShockSpec, space: ShockSpace) -> ShockEnt
 
 # ---- limits and rebalance -----------------------------------------------------------------------
 
-def _by_name(mapping: Mapping[str, Any], cfg: RunConfig, default: Any) -> list[Any]:
+def by_name(mapping: Mapping[str, Any], cfg: RunConfig, default: Any) -> list[Any]:
     """Per instrument: its own entry, else its kind's, else ``default``'s, else ``default``."""
     return [mapping.get(s.name, mapping.get(s.kind, mapping.get("default", default))) for s in cfg.instruments]
 
@@ -237,7 +237,7 @@ def limits_plan(cfg: RunConfig, constraints: Constraints) -> LimitsPlan | None:
     lim = cfg.limits
     if lim is None:
         return None
-    pairs = _by_name(lim.bounds, cfg, (None, None))
+    pairs = by_name(lim.bounds, cfg, (None, None))
     lo = np.array([-np.inf if a is None else float(a) for a, _ in pairs])
     hi = np.array([np.inf if b is None else float(b) for _, b in pairs])
     if np.isfinite(lo).any() or np.isfinite(hi).any():
@@ -245,7 +245,7 @@ def limits_plan(cfg: RunConfig, constraints: Constraints) -> LimitsPlan | None:
     caps = tuple((name, RiskMeasure(rm), float(cap)) for name, per in lim.view_caps.items() for rm, cap in per.items())
     costs = None
     if cfg.rebalance is not None:
-        costs = np.array([float(c) for c in _by_name(cfg.rebalance.costs, cfg, 0.0)])
+        costs = np.array([float(c) for c in by_name(cfg.rebalance.costs, cfg, 0.0)])
     opt = cfg.optimization
     return LimitsPlan(constraints, caps, opt.alpha, opt.rf, opt.demean, costs,
                       None if cfg.rebalance is None else cfg.rebalance.solver)

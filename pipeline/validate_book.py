@@ -131,8 +131,14 @@ def shock_slip_paths(cfg: RunConfig) -> set[str]:
             if name in kinds and abs(x) > _SHOCK_SCALE[kinds[name]][0]}
 
 
-def _unknown_key(name: str, known: set[str]) -> str:
-    return unknown_name("instrument or kind", name, sorted(known), "instruments, kinds, default")
+def _check_keyed(cfg: RunConfig, key: str, names: Iterable[str]) -> None:
+    """Keys of a per-instrument mapping (``limits.bounds``, ``rebalance.costs``) must be an
+    instrument name, an instrument kind or ``default``."""
+    known = set(cfg.instrument_names) | set(INSTRUMENT_KINDS) | {"default"}
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"{key}.{name}", unknown_name("instrument or kind", name, sorted(known),
+                                                           "instruments, kinds, default"))
 
 
 # ---- limits and rebalance -----------------------------------------------------------------------
@@ -143,10 +149,8 @@ def _check_limits(cfg: RunConfig) -> None:
         return
     if cfg.book is None:
         raise ConfigError("limits", "limits apply to your book: add a book: section with its holdings")
-    known = set(cfg.instrument_names) | set(INSTRUMENT_KINDS) | {"default"}
+    _check_keyed(cfg, "limits.bounds", lim.bounds)
     for name, (lo, hi) in lim.bounds.items():
-        if name not in known:
-            raise ConfigError(f"limits.bounds.{name}", _unknown_key(name, known))
         if lo is not None and hi is not None and lo > hi:
             raise ConfigError(f"limits.bounds.{name}", f"lower bound {lo} exceeds upper bound {hi}")
     views = ["prior"] + [vs.name for vs in cfg.views]
@@ -168,9 +172,7 @@ def _check_rebalance(cfg: RunConfig) -> None:
         return
     if cfg.limits is None:
         raise ConfigError("rebalance", "the rebalancing trade restores the limits: add a limits: section")
-    known = set(cfg.instrument_names) | set(INSTRUMENT_KINDS) | {"default"}
+    _check_keyed(cfg, "rebalance.costs", reb.costs)
     for name, rate in reb.costs.items():
-        if name not in known:
-            raise ConfigError(f"rebalance.costs.{name}", _unknown_key(name, known))
         if not rate >= 0:
             raise ConfigError(f"rebalance.costs.{name}", f"a cost rate must be >= 0, got {rate:g}")
